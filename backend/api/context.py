@@ -1,0 +1,109 @@
+"""Request-scoped access to the container, the database session and the caller."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from sqlalchemy.orm import Session
+
+from backend.bootstrap import Container
+from backend.db.models.enums import Role
+from backend.errors import Forbidden, NotAuthenticated
+from backend.security.tokens import Principal, read_access_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def container() -> Container:
+    return current_app.extensions["wattpass"]  # type: ignore[no-any-return]
+
+
+def db() -> Session:
+    if "db" not in g:
+        g.db = container().session_factory()
+    return g.db  # type: ignore[no-any-return]
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()  # rolls back anything a failed request left uncommitted
+
+
+def client_address() -> str:
+    """The caller's address; X-Forwarded-For is honoured only behind configured proxies."""
+    hops = container().settings.trusted_proxies
+    if hops:
+        forwarded = [
+            p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+def optional_principal() -> Principal | None:
+    if "principal" in g:
+        return g.principal  # type: ignore[no-any-return]
+    header = request.headers.get("Authorization", "")
+    principal = None
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthenticated("Send the access token as 'Authorization: Bearer <token>'.")
+        c = container()
+        principal = read_access_token(token.strip(), c.settings.secret_key, c.clock())
+    g.principal = principal
+    return principal
+
+
+def principal() -> Principal:
+    p = optional_principal()
+    if p is None:
+        raise NotAuthenticated("Please log in to do this.")
+    return p
+
+
+ROLE_TEXT = {
+    Role.DRIVER: "drivers",
+    Role.OPERATOR_STAFF: "operator staff (own operator only)",
+    Role.PLATFORM_ADMIN: "platform admins",
+}
+
+
+def allow(*roles: Role) -> Callable[[F], F]:
+    """Gate a view to the given roles; the OpenAPI description states who may call it."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            p = principal()
+            if p.role not in roles:
+                raise Forbidden("Your account type may not do this.")
+            return view(*args, **kwargs)
+
+        who = ", ".join(ROLE_TEXT[r] for r in roles)
+        doc = (view.__doc__ or "").rstrip()
+        wrapper.__doc__ = (
+            f"{doc}\n\n**Who may call:** {who}." if doc else f"**Who may call:** {who}."
+        )
+        apidoc = getattr(wrapper, "_apidoc", {})
+        apidoc.setdefault("manual_doc", {}).setdefault("security", [{"bearerAuth": []}])
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def operator_scope(operator_id: int) -> None:
+    """Operator staff see only their own operator; platform admins see all."""
+    p = principal()
+    if p.role == Role.PLATFORM_ADMIN:
+        return
+    if p.role != Role.OPERATOR_STAFF or p.operator_id != operator_id:
+        from backend.errors import NotFound
+
+        raise NotFound("No such operator.")

@@ -1,0 +1,33 @@
+"""Every table, imported in one place so Alembic and the app see the same metadata."""
+
+from backend.db.models.access import (
+    CompanyCode,
+    Favourite,
+    Membership,
+    RfidToken,
+    ThrottleEvent,
+    company_code_sites,
+    membership_sites,
+)
+from backend.db.models.accounts import Driver, RefreshToken, User
+from backend.db.models.operators import Operator, OperatorContract, PriceGroup
+from backend.db.models.sites import ChargePoint, Connector, Site
+
+__all__ = [
+    "ChargePoint",
+    "CompanyCode",
+    "Connector",
+    "Driver",
+    "Favourite",
+    "Membership",
+    "Operator",
+    "OperatorContract",
+    "PriceGroup",
+    "RefreshToken",
+    "RfidToken",
+    "Site",
+    "ThrottleEvent",
+    "User",
+    "company_code_sites",
+    "membership_sites",
+]
