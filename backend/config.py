@@ -62,7 +62,8 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:  # never print the secret or DB password
-        return f"Settings(database={redact_url(self.database_url)}, redis={self.redis_url and redact_url(self.redis_url)})"
+        redis = self.redis_url and redact_url(self.redis_url)
+        return f"Settings(database={redact_url(self.database_url)}, redis={redis})"
 
 
 def redact_url(url: str) -> str:
