@@ -7,7 +7,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from backend.api import BLUEPRINTS
-from backend.api.context import close_db
+from backend.api.context import close_db, enforce_roles
 from backend.api.errors import register_error_handlers
 from backend.bootstrap import Container, bootstrap
 from backend.config import Settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.extensions["wattpass"] = container
     app.teardown_appcontext(close_db)
+    app.before_request(enforce_roles)
 
     @app.get(SWAGGER_STATIC + "<path:filename>")
     def swagger_static(filename: str):  # type: ignore[no-untyped-def]
