@@ -1,0 +1,134 @@
+"""Settlement between platform and operator per period (domain.md §2 and §5).
+
+B2B: computed on net amounts, VAT added on top of the document's net total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from shared.money import Money, allocate, line, to_decimal
+from shared.vat import VatSplit, from_net
+
+
+class BusinessCase(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    PUB = "PUB"
+    SEMI = "SEMI"
+
+
+class SettlementError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Contract:
+    business_case: BusinessCase
+    currency: str
+    vat_rate: Decimal
+    fee_percent: Decimal = Decimal(0)  # of net revenue, e.g. Decimal("5") for 5 %
+    fee_fixed_per_cp: Money | None = None  # net, per charge point per month
+    fee_per_kwh: Decimal = Decimal(0)  # net, per kWh (the hotel example)
+    agreed_price_per_kwh: Decimal | None = None  # net, PUB only
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    description: str
+    amount: Money  # net; positive is owed to the operator, negative owed to the platform
+
+
+@dataclass(frozen=True)
+class Settlement:
+    business_case: BusinessCase
+    revenue_net: Money
+    fee_net: Money
+    lines: tuple[SettlementLine, ...]
+    payout: VatSplit | None  # the platform pays the operator
+    invoice: VatSplit | None  # the platform bills the operator (P2)
+
+
+def settle(
+    contract: Contract,
+    *,
+    session_nets: list[Money],
+    kwh: Decimal | str,
+    charge_points: int,
+    months: int = 1,
+) -> Settlement:
+    """One period's settlement. `session_nets` are the net amounts of the period's
+    receipts (gross split per document), `kwh` the energy delivered at the operator's
+    stations, `charge_points` those under contract in the period."""
+    cur = contract.currency
+    energy = to_decimal(kwh)
+    if charge_points < 0 or months < 1 or energy < 0:
+        raise SettlementError("Charge points, months and energy cannot be negative.")
+    revenue = Money.zero(cur)
+    for net in session_nets:
+        revenue = revenue + net
+    fixed = contract.fee_fixed_per_cp or Money.zero(cur)
+    percent_fee = line(revenue.amount, to_decimal(contract.fee_percent) / 100, cur)
+    fixed_fee = line(charge_points * months, fixed.amount, cur)
+    kwh_fee = line(energy, contract.fee_per_kwh, cur)
+    fee_lines = [
+        SettlementLine(f"network fee {contract.fee_percent}% of net revenue", -percent_fee),
+        SettlementLine(
+            f"network fee {charge_points} charge point(s) × {months} month(s)", -fixed_fee
+        ),
+        SettlementLine(f"network fee {energy} kWh × {contract.fee_per_kwh}", -kwh_fee),
+    ]
+    fee_lines = [x for x in fee_lines if not x.amount.is_zero()]
+    fee = percent_fee + fixed_fee + kwh_fee
+    case = contract.business_case
+    if case in (BusinessCase.P1, BusinessCase.SEMI):
+        lines = (SettlementLine("net revenue of sessions", revenue), *fee_lines)
+        payout = revenue - fee
+        return Settlement(case, revenue, fee, lines, from_net(payout, contract.vat_rate), None)
+    if case == BusinessCase.PUB:
+        if contract.agreed_price_per_kwh is None:
+            raise SettlementError("A PUB contract needs an agreed price per kWh.")
+        amount = line(energy, contract.agreed_price_per_kwh, cur)
+        lines = (SettlementLine(f"{energy} kWh × {contract.agreed_price_per_kwh} agreed", amount),)
+        return Settlement(
+            case, revenue, Money.zero(cur), lines, from_net(amount, contract.vat_rate), None
+        )
+    # P2: the hotel collected from its guests itself; the platform bills its fee.
+    return Settlement(case, revenue, fee, tuple(fee_lines), None, from_net(fee, contract.vat_rate))
+
+
+@dataclass(frozen=True)
+class CostShare:
+    key: str
+    kwh: Decimal
+    cost: VatSplit
+
+
+def variable_cost_shares(
+    cost_net: Money,
+    metered_kwh: Decimal | str,
+    driver_kwh: dict[str, Decimal],
+    vat_rate: Decimal | str,
+    owner_key: str = "owner",
+) -> list[CostShare]:
+    """Co-op model: the period's real supply cost shared in proportion to kWh, exactly
+    (largest remainder); what the drivers did not use passes through to the owner."""
+    metered = to_decimal(metered_kwh)
+    used = sum((to_decimal(v) for v in driver_kwh.values()), Decimal(0))
+    if any(to_decimal(v) < 0 for v in driver_kwh.values()):
+        raise SettlementError("A driver's energy cannot be negative.")
+    if used > metered:
+        raise SettlementError(
+            f"Drivers charged {used} kWh but the site meter shows only {metered} kWh."
+        )
+    keys = [*driver_kwh.keys(), owner_key]
+    weights = [*(to_decimal(v) for v in driver_kwh.values()), metered - used]
+    if metered == 0:
+        weights = [Decimal(0)] * (len(keys) - 1) + [Decimal(1)]
+    shares = allocate(cost_net, weights)
+    return [
+        CostShare(k, w, from_net(s, vat_rate))
+        for k, w, s in zip(keys, weights, shares, strict=True)
+    ]
