@@ -61,6 +61,12 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
+    def __post_init__(self) -> None:
+        if self.code_failures_allowed < 1 or self.code_failure_window_minutes < 1:
+            raise ValueError("CODE_FAILURES_ALLOWED and CODE_FAILURE_WINDOW_MINUTES must be ≥ 1")
+        if self.access_token_minutes < 1 or self.refresh_token_days < 1:
+            raise ValueError("Token lifetimes must be positive")
+
     def __repr__(self) -> str:  # never print the secret or DB password
         redis = self.redis_url and redact_url(self.redis_url)
         return f"Settings(database={redact_url(self.database_url)}, redis={redis})"

@@ -107,3 +107,10 @@ def test_staff_cannot_use_driver_profile(client, session):
 def test_bad_token_is_401(client):
     assert client.get("/auth/me", headers={"Authorization": "Bearer abc"}).status_code == 401
     assert client.get("/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_tokens_follow_the_platform_clock_not_the_machine(client, clock):
+    clock.advance(days=400)  # far past the machine's real date
+    tokens = register(client).json
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.get("/auth/me", headers=headers).status_code == 200
