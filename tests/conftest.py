@@ -7,6 +7,13 @@ every test starts from empty tables.
 from __future__ import annotations
 
 import os
+
+# Cheap argon2 parameters for the suite only (set before backend modules are imported);
+# production keeps argon2-cffi's defaults. Still argon2id, still verified for real.
+os.environ.setdefault("ARGON2_TIME_COST", "1")
+os.environ.setdefault("ARGON2_MEMORY_KIB", "1024")
+os.environ.setdefault("ARGON2_PARALLELISM", "1")
+
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -42,10 +49,11 @@ def _pg_url_for(dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id: str) -> str:
-    """A fresh database for this worker. PostgreSQL being down fails the run: these
-    tests stand for production and must never be skipped."""
-    dbname = f"wattpass_test_{worker_id}"
+def pg_url(worker_id: str, testrun_uid: str) -> Iterator[str]:
+    """A fresh database for this worker of this run (two runs on one server never share
+    one), dropped at the end. PostgreSQL being down fails the run: these tests stand for
+    production and must never be skipped."""
+    dbname = f"wattpass_t_{testrun_uid[:10]}_{worker_id}"
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
@@ -54,7 +62,9 @@ def pg_url(worker_id: str) -> str:
         pytest.fail(f"PostgreSQL is required at {PG_ADMIN_URL}: {exc}", pytrace=False)
     url = _pg_url_for(dbname)
     upgrade(url)
-    return url
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 @pytest.fixture

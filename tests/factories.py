@@ -133,3 +133,38 @@ def login(client, u: User) -> dict[str, str]:  # type: ignore[no-untyped-def]
     r = client.post("/auth/login", json={"email": u.email, "password": PASSWORD})
     assert r.status_code == 200, r.json
     return {"Authorization": f"Bearer {r.json['access_token']}"}
+
+
+# Appended for the catalogue tests (appending keeps the imports above untouched).
+from datetime import UTC, datetime  # noqa: E402
+
+from backend.db.models import Membership  # noqa: E402
+
+
+def membership(
+    s: Session,
+    driver: User,
+    setup: OperatorSetup,
+    sites: list[Site],
+    *,
+    price_group: PriceGroup | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    revoked_at: datetime | None = None,
+) -> Membership:
+    """A driver's membership of an operator's sites (company group unless told otherwise),
+    as a redeemed code would leave it; starts long before the tests' clock by default."""
+    m = Membership(
+        driver_id=driver.id,
+        operator_id=setup.operator.id,
+        price_group_id=(price_group or setup.company).id,
+        source="code",
+        billing_mode="per_session",
+        starts_at=starts_at or datetime(2026, 1, 1, tzinfo=UTC),
+        ends_at=ends_at,
+        revoked_at=revoked_at,
+    )
+    m.sites = list(sites)
+    s.add(m)
+    s.flush()
+    return m

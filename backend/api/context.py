@@ -116,6 +116,10 @@ def enforce_roles() -> None:
     roles = getattr(method, "_wattpass_roles", None)
     if roles is not None:
         _check(roles)
+    # Another operator's data does not exist for the caller: 404 before the body is read.
+    operator_id = (request.view_args or {}).get("operator_id")
+    if roles is not None and operator_id is not None:
+        operator_scope(operator_id)
 
 
 def operator_scope(operator_id: int) -> None:

@@ -62,7 +62,13 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+        # Same value from either database, written as people write prices: at least two
+        # decimals, no trailing zeros beyond them (2.40, 0.4815, 23.00).
+        number = (value if isinstance(value, Decimal) else Decimal(str(value))).normalize()
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > -2:
+            return number.quantize(Decimal("0.01"))
+        return number
 
 
 def utcnow() -> datetime:

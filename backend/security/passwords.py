@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# argon2-cffi's defaults (RFC 9106 low-memory profile: 64 MiB, 3 passes) in production.
+# The test suite lowers the cost through the environment so thousands of logins stay
+# fast; hashes made with other parameters still verify, and are upgraded at login.
+_hasher = PasswordHasher(
+    time_cost=int(os.environ.get("ARGON2_TIME_COST", "3")),
+    memory_cost=int(os.environ.get("ARGON2_MEMORY_KIB", "65536")),
+    parallelism=int(os.environ.get("ARGON2_PARALLELISM", "4")),
+)
 # Verifying against this when the account does not exist keeps login timing flat, so a
 # response time does not tell which e-mail addresses are registered.
 _DUMMY = _hasher.hash("wattpass-timing-equaliser")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -17,6 +17,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 from backend.db.models import ThrottleEvent
+
+
+def seconds_until_allowed(
+    failures: Iterable[float], limit: int, window_seconds: float, now: float
+) -> int:
+    """The window rule both adapters share (POSIX seconds in, whole seconds out).
+
+    A failure at ``t`` counts while ``now - window < t``. Once ``limit`` failures count,
+    the caller waits until the ``limit``-th most recent one leaves the window, which is
+    the moment only ``limit - 1`` would remain. Rounded up, and at least 1, so a client
+    that honours Retry-After never comes back a moment too early.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    recent = sorted((t for t in failures if t > now - window_seconds), reverse=True)
+    if len(recent) < limit:
+        return 0
+    return max(1, math.ceil(recent[limit - 1] + window_seconds - now))
 
 
 class Throttle(abc.ABC):
@@ -45,10 +63,9 @@ class SqlThrottle(Throttle):
                 .order_by(ThrottleEvent.at.desc())
                 .limit(limit)
             ).all()
-        if len(recent) < limit:
-            return 0
-        # The oldest of the last `limit` failures must leave the window first.
-        return max(1, math.ceil((recent[-1] + window - now).total_seconds()))
+        return seconds_until_allowed(
+            (t.timestamp() for t in recent), limit, window.total_seconds(), now.timestamp()
+        )
 
     def record_failure(self, key: str, window: timedelta, now: datetime) -> None:
         with self._sessions() as s, s.begin():
@@ -71,10 +88,9 @@ class RedisThrottle(Throttle):
         k = self._prefix + key
         since = now.timestamp() - window.total_seconds()
         members = self._r.zrangebyscore(k, f"({since}", "+inf", withscores=True)  # type: ignore[attr-defined]
-        if len(members) < limit:
-            return 0
-        oldest_relevant = members[-limit][1]
-        return max(1, math.ceil(oldest_relevant + window.total_seconds() - now.timestamp()))
+        return seconds_until_allowed(
+            (score for _, score in members), limit, window.total_seconds(), now.timestamp()
+        )
 
     def record_failure(self, key: str, window: timedelta, now: datetime) -> None:
         k = self._prefix + key

@@ -1,0 +1,301 @@
+"""The driver catalogue: charge points near a place, one point's details (issue #2).
+
+Who sees what, and at which price group, comes from `visibility` and is joined into
+the queries (catalogue_sql), so a page costs one statement whatever its length: its
+points with their sites, price groups and connectors. A search adds one bounded count.
+
+Search is built for 100,000 points and more (see bench/catalogue_search.py). What makes
+a search slow is the number of points in the circle, not the size of the page, so:
+- the total is counted exactly up to MAX_RESULTS and no further (Elasticsearch's
+  `track_total_hits` and GitHub's search do the same): past it, `total_exact` is false
+  and pages end at MAX_RESULTS. A 100 km circle around Warsaw holds some 15,000 points;
+  nobody pages through them, and counting them costs more than everything else;
+- the nearest points are looked for in a smaller circle first, doubled until it holds
+  the page (or is the radius asked for): every point outside a circle is farther than
+  every point inside it, so the page is exact, while only the neighbourhood is sorted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.errors import InvalidInput, NotFound
+from backend.services import catalogue_sql as sql
+from backend.services.catalogue_sql import Filters
+from backend.services.visibility import Viewer, valid_id
+from shared.geo import InvalidCoordinates, haversine_m, validate_point
+
+__all__ = [
+    "ChargePointView",
+    "Filters",
+    "Origin",
+    "ResultPage",
+    "details",
+    "favourites",
+    "search",
+]
+
+DEFAULT_RADIUS_M = 5_000
+MAX_RADIUS_M = 100_000
+MAX_RESULTS = 1_000  # counted exactly up to here, and reachable through pages
+FIRST_RING_M = 2_500  # the circle the nearest points are first looked for in
+SORT_AT_ONCE = 300
+NOT_FOUND = "No such charge point."
+
+
+@dataclass(frozen=True)
+class Origin:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    connector_id: int
+    plug_type: str
+    max_power_kw: Decimal
+    status: str
+    status_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PriceGroupView:
+    id: int
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class AddressView:
+    street: str
+    postal_code: str
+    city: str
+    country: str
+
+
+@dataclass(frozen=True)
+class OperatorView:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class SiteView:
+    id: int
+    name: str
+    address: AddressView
+    latitude: float
+    longitude: float
+    operator: OperatorView
+    visibility: str
+    timezone: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class ChargePointView:
+    id: int
+    status: str
+    last_seen_at: datetime | None
+    distance_m: int | None
+    site: SiteView
+    price_group: PriceGroupView | None
+    member: bool
+    favourite: bool | None  # None when the caller is not a driver
+    connectors: list[ConnectorView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    items: list[ChargePointView]
+    total: int
+    total_exact: bool = True  # False: there are more than `total` (= MAX_RESULTS)
+
+
+def validate_origin(lat: float, lon: float) -> Origin:
+    try:
+        validate_point(lat, lon)
+    except InvalidCoordinates as exc:
+        raise InvalidInput(exc.message, errors={exc.field: [exc.message]}) from exc
+    return Origin(lat, lon)
+
+
+def search(
+    s: Session,
+    viewer: Viewer,
+    now: datetime,
+    origin: Origin,
+    *,
+    radius_m: float = DEFAULT_RADIUS_M,
+    filters: Filters = Filters(),
+    page: int = 1,
+    page_size: int = 20,
+) -> ResultPage:
+    """Visible charge points within ``radius_m`` of ``origin``, nearest first."""
+    validate_origin(origin.lat, origin.lon)
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        message = f"The radius must be more than 0 and at most {MAX_RADIUS_M // 1000} km."
+        raise InvalidInput(message, errors={"radius_km": [message]})
+    if page < 1 or page_size < 1:
+        raise InvalidInput("Pages are numbered from 1 and hold at least one item.")
+    db = sql.connection(s)
+    offset, needed = (page - 1) * page_size, page * page_size
+    where = (origin.lat, origin.lon)
+    # First look in a town-sized circle, counting the whole one in the same statement.
+    ring = min(radius_m, FIRST_RING_M)
+    count_radius = radius_m if ring < radius_m else None
+    shape, params = sql.shape_and_parameters(
+        viewer, now, filters, where, ring, count_radius_m=count_radius
+    )
+    params.update(offset=offset, limit=page_size, cap=MAX_RESULTS + 1)
+    statements = sql.statements(shape)
+    rows = db.execute(statements.page, params).all()
+    if count_radius is not None:
+        counted = rows[0].counted
+        rows = [r for r in rows if r.cp_id is not None]
+    elif rows:
+        counted = rows[0].matched
+    else:  # an empty page of a small circle: how many come before it?
+        counted = db.execute(statements.count, params).scalar_one()
+    total, exact = min(counted, MAX_RESULTS), counted <= MAX_RESULTS
+    if offset >= total:
+        return ResultPage([], total, exact)
+    while not (ring >= radius_m or (rows and rows[0].matched >= needed)):
+        ring = min(radius_m, max(2 * ring, _next_ring(ring, rows, needed, counted, radius_m)))
+        shape, params = sql.shape_and_parameters(viewer, now, filters, where, ring)
+        params.update(offset=offset, limit=page_size)
+        rows = db.execute(sql.statements(shape).page, params).all()
+    # Every point outside the last circle is farther than every point inside it.
+    return _page(rows, origin, viewer, total, exact)
+
+
+def _next_ring(ring: float, rows: Sequence[Any], needed: int, counted: int, radius: float) -> float:
+    """How far to look next for the points a page needs. A circle too small costs one
+    cheap query more; one too big sorts thousands of points."""
+    if counted <= SORT_AT_ONCE:
+        return radius  # a few hundred points: cheaper to sort than to ask again
+    if rows:
+        # The density around the point, from the circle just searched; with a margin.
+        return ring * math.sqrt(needed / rows[0].matched) * 1.25
+    # Nothing nearby: spread evenly over the whole circle, the points would lie within
+    # R·√(needed/counted) (closer still when the count was capped: there are more).
+    return radius * math.sqrt(needed / counted)
+
+
+def details(
+    s: Session, viewer: Viewer, now: datetime, charge_point_id: int, origin: Origin | None = None
+) -> ChargePointView:
+    """One visible charge point; an invisible one is NotFound like a missing one."""
+    if not valid_id(charge_point_id):
+        raise NotFound(NOT_FOUND)
+    result = _listing(s, viewer, now, "id", origin, 1, 1, cp_id=charge_point_id)
+    if not result.items:
+        raise NotFound(NOT_FOUND)
+    return result.items[0]
+
+
+def favourites(
+    s: Session,
+    viewer: Viewer,
+    now: datetime,
+    *,
+    origin: Origin | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> ResultPage:
+    """The driver's starred points that are visible to them, latest star first; the
+    same items as search. A star whose point became invisible (a membership ended) is
+    left out, not deleted: it shows again if access comes back."""
+    if viewer.driver_id is None:
+        raise InvalidInput("Only drivers keep favourites.")
+    return _listing(s, viewer, now, "favourites", origin, page, page_size)
+
+
+def _listing(
+    s: Session,
+    viewer: Viewer,
+    now: datetime,
+    only: str,
+    origin: Origin | None,
+    page: int,
+    page_size: int,
+    **extra: Any,
+) -> ResultPage:
+    """Short lists (one point, a driver's stars), counted in full."""
+    db = sql.connection(s)
+    where = (origin.lat, origin.lon) if origin else None
+    shape, params = sql.shape_and_parameters(viewer, now, Filters(), where, None, only, **extra)
+    statements = sql.statements(shape)
+    offset = (page - 1) * page_size
+    rows = db.execute(statements.page, {**params, "offset": offset, "limit": page_size}).all()
+    if rows:
+        return _page(rows, origin, viewer, rows[0].matched, True)
+    if not offset:
+        return ResultPage([], 0)
+    # Past the last page: the window count came with no row.
+    return ResultPage([], db.execute(statements.count, {**params, "cap": 2**31 - 1}).scalar_one())
+
+
+def _page(
+    rows: Sequence[Any], origin: Origin | None, viewer: Viewer, total: int, exact: bool
+) -> ResultPage:
+    """Items from the page's rows, one row per connector, in the page's order."""
+    items: list[ChargePointView] = []
+    for row in rows:
+        if not items or items[-1].id != row.cp_id:
+            items.append(_item(row, origin, viewer))
+        if row.connector_id is not None:
+            items[-1].connectors.append(
+                ConnectorView(
+                    row.connector_id,
+                    row.plug_type,
+                    _kilowatts(row.max_power_w),
+                    row.connector_status,
+                    row.connector_status_at,
+                )
+            )
+    return ResultPage(items, total, exact)
+
+
+@lru_cache(maxsize=256)  # a handful of ratings recur: 7.4, 11, 22, 50, 150 kW...
+def _kilowatts(watts: int) -> Decimal:
+    """7400 W -> 7.4, 22000 W -> 22 (not 2.2E+1)."""
+    kw = Decimal(watts).scaleb(-3).normalize()
+    return kw.quantize(Decimal(1)) if kw == kw.to_integral_value() else kw
+
+
+def _item(r: Any, origin: Origin | None, viewer: Viewer) -> ChargePointView:
+    site = SiteView(
+        r.site_id,
+        r.site_name,
+        AddressView(r.street, r.postal_code, r.city, r.country),
+        r.latitude,
+        r.longitude,
+        OperatorView(r.operator_id, r.operator_name),
+        r.visibility,
+        r.timezone,
+        r.currency,
+    )
+    distance = None
+    if origin is not None:
+        distance = round(haversine_m(origin.lat, origin.lon, r.latitude, r.longitude))
+    group = PriceGroupView(r.group_id, r.group_name, r.group_kind) if r.group_id else None
+    favourite = bool(r.favourite) if viewer.driver_id is not None else None
+    return ChargePointView(
+        r.cp_id,
+        r.status,
+        r.last_seen_at,
+        distance,
+        site,
+        group,
+        bool(r.member),
+        favourite,
+    )

@@ -1,0 +1,354 @@
+"""The SQL of the catalogue, portable between PostgreSQL and SQLite.
+
+Statements are built once per `Shape` (who asks, which filters are on) with bound
+parameters, and reused: building a SQLAlchemy statement of this size costs more than the
+database needs to answer it.
+
+Distances: inside the bounding box of a circle (shared.geo; an index range on
+sites(latitude, longitude)), points are filtered and ordered by the haversine term
+a = sin²(Δφ/2) + cos φ1 · cos φ2 · sin²(Δλ/2), which grows with the great-circle distance
+d = 2R·asin(√a). So "d <= r" is "a <= sin²(r / 2R)", and no asin or sqrt runs per row;
+the distance itself is worked out in Python for the page's rows only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from backend.db.base import UTCDateTime
+from backend.db.models import ChargePoint, Connector, Favourite, Operator, PriceGroup, Site
+from backend.db.models.enums import ConnectorStatus
+from backend.services.visibility import Viewer, site_memberships, visible_site
+from shared.geo import EARTH_RADIUS_M, bounding_box
+
+# A charge point in one of these states cannot start a session, whatever its connectors say.
+NOT_AVAILABLE = ("offline", "faulted", "unavailable")
+COUNT_PREFIX = "all_"  # parameters of the wider circle that is only counted
+ORDER_KEYS = ("starred_at", "distance_key")  # how a page is ordered, before the id
+DESCENDING = ("starred_at",)  # latest star first
+HALF_RADIAN = math.pi / 360.0  # degrees -> half-angle radians
+RADIAN = math.pi / 180.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    plug_types: tuple[str, ...] = ()
+    min_power_w: int | None = None
+    available_now: bool = False
+    operator_id: int | None = None
+    price_group_id: int | None = None  # the group that applies to the caller
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything the SQL text depends on; the values go in as parameters."""
+
+    viewer: str = "anonymous"  # Viewer.kind
+    distance: bool = False  # measure (and order by) the distance from a point
+    lon_ranges: int | None = None  # a radius cut-off: 1 or 2 (across ±180°) or 0 ranges
+    plugs: bool = False
+    min_power: bool = False
+    available: bool = False
+    operator: bool = False
+    price_group: bool = False
+    only: str = ""  # "", "id": one point, "favourites": the driver's starred points
+    # Also count (up to :cap) the points within a second, wider radius: the one asked
+    # for, when the page is looked for in a smaller circle. Its box has this many ranges.
+    count_lon_ranges: int | None = None
+
+
+@dataclass(frozen=True)
+class Statements:
+    count: Select[Any]  # rows of the query, counted up to :cap
+    page: Select[Any]  # points :offset to :offset + :limit, a row per connector
+
+
+def shape_and_parameters(
+    viewer: Viewer,
+    now: datetime,
+    filters: Filters,
+    origin: tuple[float, float] | None = None,
+    radius_m: float | None = None,
+    only: str = "",
+    count_radius_m: float | None = None,
+    **extra: Any,
+) -> tuple[Shape, dict[str, Any]]:
+    """The shape of the statements for this question, and the values to run them with."""
+    params: dict[str, Any] = {"now": now, **extra}
+    if viewer.driver_id is not None:
+        params["driver_id"] = viewer.driver_id
+    if viewer.staff_operator_id is not None:
+        params["staff_operator_id"] = viewer.staff_operator_id
+    lon_ranges = count_lon_ranges = None
+    if origin is not None:
+        params.update(lat=origin[0], lon=origin[1], cos_lat=math.cos(math.radians(origin[0])))
+        if radius_m is not None:
+            lon_ranges = _circle(params, "", origin, radius_m)
+        if count_radius_m is not None:
+            count_lon_ranges = _circle(params, COUNT_PREFIX, origin, count_radius_m)
+    values = {
+        "plug_types": list(filters.plug_types) or None,
+        "min_power_w": filters.min_power_w,
+        "operator_id": filters.operator_id,
+        "price_group_id": filters.price_group_id,
+    }
+    params.update({k: v for k, v in values.items() if v is not None})
+    shape = Shape(
+        viewer=viewer.kind,
+        distance=origin is not None,
+        lon_ranges=lon_ranges,
+        plugs=bool(filters.plug_types),
+        min_power=filters.min_power_w is not None,
+        available=filters.available_now,
+        operator=filters.operator_id is not None,
+        price_group=filters.price_group_id is not None,
+        only=only,
+        count_lon_ranges=count_lon_ranges,
+    )
+    return shape, params
+
+
+def _circle(params: dict[str, Any], prefix: str, origin: tuple[float, float], r: float) -> int:
+    """Parameters of the box and cut-off of a circle; returns its number of lon ranges."""
+    box = bounding_box(origin[0], origin[1], r)
+    params[prefix + "min_lat"], params[prefix + "max_lat"] = box.min_lat, box.max_lat
+    params[prefix + "max_a"] = math.sin(r / (2 * EARTH_RADIUS_M)) ** 2
+    for n, (lo, hi) in enumerate(box.lon_ranges):
+        params[f"{prefix}lon_lo{n}"], params[f"{prefix}lon_hi{n}"] = lo, hi
+    return len(box.lon_ranges)
+
+
+@lru_cache(maxsize=512)
+def statements(shape: Shape) -> Statements:
+    query, key, group, member = _candidates(shape, shape.lon_ranges)
+    page = _page(shape, query, key, group, member)
+    if shape.count_lon_ranges is not None:
+        wider = _candidates(shape, shape.count_lon_ranges, COUNT_PREFIX)[0]
+        page = _with_count(page, _count(wider))
+    return Statements(_count(query), page)
+
+
+def _count(query: Select[Any]) -> Select[Any]:
+    capped = query.with_only_columns(literal(1)).limit(bindparam("cap", type_=Integer))
+    return select(func.count().label("counted")).select_from(capped.subquery())
+
+
+def _with_count(page: Select[Any], count: Select[Any]) -> Select[Any]:
+    """The page's rows, each with ``counted``; a single row of NULLs with it when the page
+    is empty. Saves a round trip to the database, which on a busy machine is the price of
+    a small query."""
+    counted = count.subquery("counted")
+    rows = page.subquery("page_rows")
+    keys = [c.name for c in page.selected_columns if c.name in ORDER_KEYS]
+    order = [rows.c[k].desc() if k in DESCENDING else rows.c[k] for k in keys]
+    return (
+        select(counted.c.counted, *rows.c)
+        .select_from(counted)
+        .outerjoin(rows, true())
+        .order_by(*order, rows.c.cp_id, rows.c.connector_id)
+    )
+
+
+def _candidates(
+    shape: Shape, lon_ranges: int | None, prefix: str = ""
+) -> tuple[Select[Any], Any, Any, Any]:
+    """(cp_id, site_id) of every matching point the viewer may see, within the circle
+    whose parameters start with ``prefix``; the distance key (a constant without a
+    point); the price group that applies; member or not."""
+    query = select(ChargePoint.id.label("cp_id"), Site.id.label("site_id"))
+    query = query.select_from(ChargePoint).join(Site, Site.id == ChargePoint.site_id)
+    group: Any = Site.default_price_group_id
+    member: Any = literal(False)
+    member_site = None
+    if shape.viewer == "driver":
+        now = bindparam("now", type_=UTCDateTime())
+        membership = site_memberships(bindparam("driver_id", type_=Integer), now)
+        query = query.outerjoin(membership, membership.c.site_id == Site.id)
+        group = func.coalesce(membership.c.price_group_id, Site.default_price_group_id)
+        member, member_site = membership.c.site_id.is_not(None), membership.c.site_id
+    staff = bindparam("staff_operator_id", type_=Integer) if shape.viewer == "staff" else None
+    query = query.where(
+        ChargePoint.commissioned.is_(True), visible_site(shape.viewer, member_site, staff)
+    )
+    if shape.only == "id":
+        query = query.where(ChargePoint.id == bindparam("cp_id", type_=Integer))
+    if shape.only == "favourites":
+        mine = select(Favourite.charge_point_id).where(
+            Favourite.driver_id == bindparam("driver_id")
+        )
+        query = query.where(ChargePoint.id.in_(mine))
+    key = _haversine_term() if shape.distance else literal(0)
+    if lon_ranges is not None:
+        query = query.where(
+            Site.latitude.between(_float(prefix + "min_lat"), _float(prefix + "max_lat")),
+            key <= _float(prefix + "max_a"),
+        )
+        ranges = [
+            Site.longitude.between(_float(f"{prefix}lon_lo{n}"), _float(f"{prefix}lon_hi{n}"))
+            for n in range(lon_ranges)
+        ]
+        if ranges:
+            query = query.where(or_(*ranges))
+    query = query.where(*_filter_conditions(shape, group))
+    return query, key, group, member
+
+
+def _float(name: str) -> Any:
+    return bindparam(name, type_=Float())
+
+
+def _haversine_term() -> ColumnElement[float]:
+    """a for each site; cos φ1 comes in as a parameter, worked out once."""
+    dlat = func.sin((Site.latitude - _float("lat")) * HALF_RADIAN)
+    dlon = func.sin((Site.longitude - _float("lon")) * HALF_RADIAN)
+    cos_site = func.cos(Site.latitude * RADIAN)
+    return dlat * dlat + _float("cos_lat") * cos_site * dlon * dlon  # type: ignore[no-any-return]
+
+
+def _filter_conditions(shape: Shape, group: Any) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if shape.operator:
+        conditions.append(Site.operator_id == bindparam("operator_id", type_=Integer))
+    if shape.price_group:
+        conditions.append(group == bindparam("price_group_id", type_=Integer))
+    # One connector must satisfy every connector filter at once: a free Type 2 beside a
+    # busy CCS does not make the point "a free CCS".
+    on_connector: list[ColumnElement[bool]] = []
+    if shape.plugs:
+        on_connector.append(Connector.plug_type.in_(bindparam("plug_types", expanding=True)))
+    if shape.min_power:
+        on_connector.append(Connector.max_power_w >= bindparam("min_power_w", type_=Integer))
+    if shape.available:
+        on_connector.append(Connector.status == ConnectorStatus.AVAILABLE.value)
+        conditions.append(ChargePoint.status.not_in(NOT_AVAILABLE))
+    if on_connector:
+        conditions.append(
+            exists().where(Connector.charge_point_id == ChargePoint.id, *on_connector)
+        )
+    return conditions
+
+
+def _page(shape: Shape, query: Select[Any], key: Any, group: Any, member: Any) -> Select[Any]:
+    """The page of ``query``: nearest first (latest star first for favourites), then id;
+    ``matched`` is how many rows the query has in all, a window count that needs no
+    second pass. Site, operator, group and connectors are joined for the page's points
+    only, one row per connector."""
+    keys: list[Any] = [key.label("distance_key")]
+    if shape.only == "favourites":
+        starred_at = (
+            select(Favourite.created_at)
+            .where(
+                Favourite.driver_id == bindparam("driver_id"),
+                Favourite.charge_point_id == ChargePoint.id,
+            )
+            .scalar_subquery()
+        )
+        keys.insert(0, starred_at.label("starred_at"))
+    paged = (
+        query.add_columns(
+            group.label("price_group_id"),
+            member.label("member"),
+            *keys,
+            func.count().over().label("matched"),
+        )
+        .order_by(*(k.desc() if k.name in DESCENDING else k for k in keys), ChargePoint.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
+    )
+    columns: list[Any] = [
+        *(paged.c[k.name] for k in keys),
+        paged.c.cp_id,
+        paged.c.member,
+        paged.c.matched,
+        ChargePoint.status,
+        ChargePoint.last_seen_at,
+        Site.id.label("site_id"),
+        Site.name.label("site_name"),
+        Site.street,
+        Site.postal_code,
+        Site.city,
+        Site.country,
+        Site.latitude,
+        Site.longitude,
+        Site.operator_id,
+        Operator.name.label("operator_name"),
+        Site.visibility,
+        Site.timezone,
+        Site.currency,
+        PriceGroup.id.label("group_id"),
+        PriceGroup.name.label("group_name"),
+        PriceGroup.kind.label("group_kind"),
+        Connector.connector_id,
+        Connector.plug_type,
+        Connector.max_power_w,
+        Connector.status.label("connector_status"),
+        Connector.status_at.label("connector_status_at"),
+    ]
+    if shape.viewer == "driver":
+        starred = exists().where(
+            Favourite.driver_id == bindparam("driver_id"),
+            Favourite.charge_point_id == paged.c.cp_id,
+        )
+        columns.append(starred.label("favourite"))
+    # The joins may shuffle rows: order again by the same keys.
+    order = [paged.c[k.name].desc() if k.name in DESCENDING else paged.c[k.name] for k in keys]
+    return (
+        select(*columns)
+        .select_from(paged)
+        .join(ChargePoint, ChargePoint.id == paged.c.cp_id)
+        .join(Site, Site.id == paged.c.site_id)
+        .join(Operator, Operator.id == Site.operator_id)
+        .outerjoin(PriceGroup, PriceGroup.id == paged.c.price_group_id)
+        .outerjoin(Connector, Connector.charge_point_id == paged.c.cp_id)
+        .order_by(*order, paged.c.cp_id, Connector.connector_id)
+    )
+
+
+@cache
+def _sqlite_has_math() -> bool:
+    import sqlite3
+
+    try:
+        sqlite3.connect(":memory:").execute("SELECT sin(0), cos(0)").close()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def connection(s: Session) -> Connection:
+    """The session's connection, to run the catalogue's Core statements on directly (the
+    ORM layer of Session.execute adds nothing to them but time).
+
+    SQLite has sin and cos only when built with its math functions; lend it Python's
+    otherwise, so the embedded default runs the very same statements as PostgreSQL."""
+    conn = s.connection()
+    if conn.dialect.name == "sqlite" and not _sqlite_has_math():
+        raw: Any = conn.connection.driver_connection
+        for name, fn in (("sin", math.sin), ("cos", math.cos)):
+            raw.create_function(name, 1, _null_safe(fn), deterministic=True)
+    return conn
+
+
+def _null_safe(fn: Any) -> Any:
+    return lambda x: None if x is None else fn(x)
