@@ -11,6 +11,7 @@ from backend.db.models.access import (
 )
 from backend.db.models.accounts import Driver, RefreshToken, User
 from backend.db.models.operators import Operator, OperatorContract, PriceGroup
+from backend.db.models.pricing import DriverPlan, MeterReading, Plan, PriceVersion, SiteSupply
 from backend.db.models.sites import ChargePoint, Connector, Site
 
 __all__ = [
@@ -18,14 +19,19 @@ __all__ = [
     "CompanyCode",
     "Connector",
     "Driver",
+    "DriverPlan",
     "Favourite",
     "Membership",
+    "MeterReading",
     "Operator",
     "OperatorContract",
+    "Plan",
     "PriceGroup",
+    "PriceVersion",
     "RefreshToken",
     "RfidToken",
     "Site",
+    "SiteSupply",
     "ThrottleEvent",
     "User",
     "company_code_sites",
