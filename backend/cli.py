@@ -1,0 +1,278 @@
+"""The `wattpass` command: migrate, demo, serve, run, create-admin.
+
+`wattpass run` is the one-command platform of the README: it migrates the database,
+loads the demo data and starts the supervised components (today the API; later the
+OCPP bridge, simulated chargers and localstripe) until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend.config import Settings, redact_url
+
+log = logging.getLogger("wattpass")
+
+ADMIN_PASSWORD_ENV = "WATTPASS_ADMIN_PASSWORD"  # noqa: S105  (a variable name)
+CREDENTIALS_FILE = "demo-credentials.json"
+
+
+class CommandError(Exception):
+    """A failure the person at the terminal can fix; printed without a traceback."""
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _var_dir() -> Path:
+    # Read at call time: WATTPASS_VAR_DIR is fixed when backend.config is imported.
+    from backend import config
+
+    return config.VAR_DIR
+
+
+# --- migrate -------------------------------------------------------------------------
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    """SQLite creates the file but not its folder (var/ is not in git)."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url[len(prefix) :] not in ("", ":memory:"):
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(settings: Settings) -> None:
+    from backend.db.migrate import upgrade
+
+    _ensure_sqlite_dir(settings.database_url)
+    log.info("migrating %s to the latest schema", redact_url(settings.database_url))
+    try:
+        upgrade(settings.database_url)
+    except SQLAlchemyError as exc:
+        raise CommandError(
+            f"Could not migrate {redact_url(settings.database_url)}: {type(exc).__name__}"
+        ) from exc
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    migrate(settings)
+    _say(f"Database {redact_url(settings.database_url)} is at the latest schema.")
+    return 0
+
+
+# --- demo ----------------------------------------------------------------------------
+
+
+def write_private_json(path: Path, data: Any) -> None:
+    """Write JSON readable by the owner only (0600), also when the file already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
+        fh.write("\n")
+
+
+def demo_logins(node: Any, label: str = "") -> list[tuple[str, str, str]]:
+    """(e-mail, password, who) for every login in the demo summary, in order.
+
+    The summary's keys belong to backend.demo; a login is any mapping with a password
+    and an e-mail address, described by where it sits and its short text fields.
+    """
+    found: list[tuple[str, str, str]] = []
+    if isinstance(node, dict):
+        emails = [str(v) for k, v in node.items() if k != "password" and "@" in str(v)]
+        if "password" in node and emails:
+            notes = [str(node[k]) for k in ("who", "role") if node.get(k)]
+            found.append((emails[0], str(node["password"]), ", ".join([label, *notes])))
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                found.extend(demo_logins(value, str(key) if not label else f"{label} / {key}"))
+    elif isinstance(node, list):
+        for item in node:
+            name = item.get("name") if isinstance(item, dict) else None
+            found.extend(demo_logins(item, str(name) if name else label))
+    return found
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    return ", ".join(f"{len(v)} {k}" for k, v in summary.items() if isinstance(v, list) and v)
+
+
+def load_demo_data(settings: Settings) -> tuple[dict[str, Any], Path]:
+    """Load the demo data (idempotent) and keep its credentials in a 0600 file."""
+    from backend import demo  # another module's work; imported only when asked for
+    from backend.bootstrap import bootstrap
+
+    container = bootstrap(settings)
+    try:
+        summary = demo.load_demo(container.session_factory, container.clock(), settings.secret_key)
+    finally:
+        container.close()
+    path = _var_dir() / CREDENTIALS_FILE
+    write_private_json(path, summary)
+    return summary, path
+
+
+def _print_demo(summary: dict[str, Any], path: Path) -> None:
+    # The one place demo credentials reach a console: they unlock only demo data on a
+    # local database. They never go through `logging`. Codes, RFID tags and charger
+    # passwords stay in the file.
+    _say(f"Demo data loaded ({_counts(summary) or 'nothing listed'}). Demo logins:")
+    logins = demo_logins(summary)
+    width = max((len(email) for email, _, _ in logins), default=0)
+    for email, password, who in logins:
+        _say(f"  {email:<{width}}  {password}  {who}")
+    _say(f"Everything else (company codes, RFID tags, charger passwords): {path}")
+    _say("  (readable by you only)")
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    migrate(settings)
+    summary, path = load_demo_data(settings)
+    _print_demo(summary, path)
+    _say(
+        f"Start the API with `wattpass serve`; it will listen on http://{settings.api_host}:"
+        f"{settings.api_port}/"
+    )
+    return 0
+
+
+# --- serve / run ---------------------------------------------------------------------
+
+
+def api_component(settings: Settings, host: str, port: int) -> Any:
+    from backend.app import create_app
+    from backend.server import WsgiServer
+
+    try:
+        return WsgiServer("api", create_app(settings), host, port)
+    except OSError as exc:
+        raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def supervise(components: Sequence[Any]) -> int:
+    from backend.server import Supervisor
+
+    return Supervisor(components, out=_say).run()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    return supervise([api_component(settings, args.host, args.port)])
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    _say(f"Database: {redact_url(settings.database_url)}")
+    migrate(settings)
+    summary, path = load_demo_data(settings)
+    _print_demo(summary, path)
+    # Later issues append the OCPP bridge, simulated chargers and localstripe here; the
+    # supervisor starts them in this order and stops them in reverse.
+    components = [api_component(settings, args.host, args.port)]
+    return supervise(components)
+
+
+# --- create-admin --------------------------------------------------------------------
+
+
+def _admin_password() -> str:
+    password = os.environ.get(ADMIN_PASSWORD_ENV)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise CommandError(f"Set {ADMIN_PASSWORD_ENV} or run this in a terminal to be asked.")
+    first = getpass.getpass("Password for the new platform admin: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise CommandError("The two passwords differ.")
+    return first
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.bootstrap import bootstrap
+    from backend.db.models.enums import Role
+    from backend.services import accounts
+
+    password = _admin_password()
+    container = bootstrap(settings)
+    try:
+        with container.session_factory() as session:
+            user = accounts.create_user(session, args.email, password, Role.PLATFORM_ADMIN)
+            session.commit()
+            _say(f"Platform admin {user.email} created (id {user.id}).")
+    except SQLAlchemyError as exc:
+        raise CommandError(
+            f"Could not create the admin ({type(exc).__name__}); has `wattpass migrate` run?"
+        ) from exc
+    finally:
+        container.close()
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------
+
+
+def _add_listen_options(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.add_argument("--host", default=settings.api_host, help="default: %(default)s")
+    parser.add_argument("--port", type=int, default=settings.api_port, help="default: %(default)s")
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wattpass", description="Wattpass EV-charging platform.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: list[tuple[str, str, Callable[[argparse.Namespace, Settings], int]]] = [
+        ("migrate", "upgrade the database to the latest schema", cmd_migrate),
+        ("demo", "load the demo operators, sites and drivers", cmd_demo),
+        ("serve", "serve the API", cmd_serve),
+        ("run", "migrate, load the demo data and run the platform", cmd_run),
+        ("create-admin", "create a platform admin account", cmd_create_admin),
+    ]
+    for name, help_text, func in commands:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        if name in ("serve", "run"):
+            _add_listen_options(p, settings)
+        if name == "create-admin":
+            p.add_argument("--email", required=True)
+    return parser
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Alembic narrates each step at INFO; one line from us is enough.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = Settings.from_env()
+    args = build_parser(settings).parse_args(argv)
+    configure_logging(args.verbose)
+    from backend.errors import DomainError
+
+    try:
+        return int(args.func(args, settings))
+    except (CommandError, DomainError) as exc:
+        print(f"wattpass {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the supervisor took over the signals
+        print(f"wattpass {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
