@@ -1,0 +1,3 @@
+from ocpp_bridge.simulator.cli import main
+
+raise SystemExit(main())
