@@ -14,6 +14,7 @@ from backend.db.models import OperatorContract, PriceGroup, Site
 from backend.db.models.enums import BillingMode
 from backend.db.models.pricing import PriceVersion as PriceRow
 from backend.errors import InvalidInput, NotFound
+from backend.services.visibility import valid_id
 from shared import pricing
 from shared.idle import IdleWindow, IdleWindowError
 
@@ -87,12 +88,11 @@ def set_price(
 ) -> PriceRow:
     """Schedule a new price version (now or later; never in the past, so no session
     already started is re-priced)."""
-    group = s.get(PriceGroup, change.price_group_id)
+    # The group is named in the path: another operator's is "not found", like a missing
+    # one, and an id beyond the schema's range must not reach the database (a 500).
+    group = s.get(PriceGroup, change.price_group_id) if valid_id(change.price_group_id) else None
     if group is None or group.operator_id != site.operator_id:
-        raise InvalidInput(
-            "Choose one of this operator's price groups.",
-            errors={"price_group_id": ["Not a price group of this operator."]},
-        )
+        raise NotFound("No such price group.")
     if change.currency is not None and change.currency != site.currency:
         raise InvalidInput(
             f"Prices at this site are in {site.currency}.",

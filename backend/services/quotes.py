@@ -14,7 +14,7 @@ from backend.db.models.pricing import Plan
 from backend.db.models.pricing import PriceVersion as PriceRow
 from backend.errors import InvalidInput, NotFound
 from backend.services import plans, pricing
-from backend.services.visibility import Viewer, require_site_access, valid_id
+from backend.services.visibility import Viewer, site_access, valid_id
 from shared import pricing as domain
 
 
@@ -43,9 +43,11 @@ class Quote:
 
 def quote(s: Session, viewer: Viewer, charge_point_id: int, now: datetime) -> Quote:
     cp = s.get(ChargePoint, charge_point_id) if valid_id(charge_point_id) else None
-    if cp is None:
+    # A point the caller may not see (a private site, not yet commissioned) answers like a
+    # missing one, word for word: "No such site." would tell that it exists (domain.md §5).
+    access = site_access(s, viewer, cp.site_id, now) if cp is not None and cp.commissioned else None
+    if cp is None or access is None:
         raise NotFound("No such charge point.")
-    access = require_site_access(s, viewer, cp.site_id, now)
     site = access.site
     if access.price_group_id is None:
         raise NotFound("This site has no price for your price group yet.")
