@@ -2,20 +2,64 @@
 
 The fee runs from the moment charging completes until the car is unplugged, only
 inside the site's daily window in the site's local time, after an optional grace
-period. Every instant is handled in UTC; the window is laid onto each local date with
-zoneinfo, so midnight-crossing windows and DST changes come out right and the answer
-never depends on the machine's own time zone.
+period, billed per whole minute (a partial minute is free).
+
+"Inside the window" means: the site's wall clock shows a time inside the window. On
+the days the clocks change that is not always one interval per day — a window opening
+at 02:30 on a spring-forward night opens when the clock jumps to 03:00, and on a
+fall-back night the repeated hour is in or out of the window each time it is shown —
+so every local day's window is turned into the exact set of UTC instants whose wall
+time it contains (shared/wall_clock.py). Instants are compared as aware datetimes or
+integer microseconds, never as local clock readings or floats, so the answer never
+depends on the machine's own time zone and loses nothing to rounding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.wall_clock import (
+    EPOCH,
+    US_PER_DAY,
+    US_PER_MINUTE,
+    US_PER_SECOND,
+    WindowTable,
+    day_intervals,
+    from_us,
+    to_us,
+    wall_range_to_utc,
+)
+
+__all__ = [
+    "EPOCH",
+    "US_PER_DAY",
+    "US_PER_MINUTE",
+    "US_PER_SECOND",
+    "IdlePeriod",
+    "IdleWindow",
+    "IdleWindowError",
+    "billable_idle",
+    "from_us",
+    "to_us",
+    "wall_range_to_utc",
+]
 
 
 class IdleWindowError(ValueError):
     """A window or a period that cannot be priced; the message says why."""
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)  # ZoneInfo caches instances per key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise IdleWindowError(f"Unknown time zone {name!r}.") from None
+
+
+_TABLES: dict[tuple[time, time, str], WindowTable] = {}
 
 
 @dataclass(frozen=True)
@@ -26,44 +70,60 @@ class IdleWindow:
     start: time
     end: time
     timezone: str
+    _table: WindowTable | None = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is not None or self.end.tzinfo is not None:
             raise IdleWindowError("Window times are local wall-clock times, without a zone.")
         if self.start.second or self.end.second or self.start.microsecond or self.end.microsecond:
             raise IdleWindowError("Window times are whole minutes.")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise IdleWindowError(f"Unknown time zone {self.timezone!r}.") from None
+        tz = _zone(self.timezone)
+        table = None
+        if not self.all_day:
+            key = (self.start, self.end, self.timezone)
+            table = _TABLES.get(key)
+            if table is None:
+                table = _TABLES.setdefault(key, WindowTable(self.start, self.end, tz))
+        object.__setattr__(self, "_table", table)
 
     @property
     def all_day(self) -> bool:
         return self.start == self.end
 
+    def describe(self) -> str:
+        if self.all_day:
+            return f"all day ({self.timezone})"
+        return f"{self.start:%H:%M}–{self.end:%H:%M} {self.timezone}"
+
     def intervals(self, first: date, last: date) -> list[tuple[datetime, datetime]]:
-        """The window's UTC intervals for windows opening on local dates first..last.
+        """The UTC intervals of the windows opening on local dates first..last: one per
+        day, two when a clock change splits the window."""
+        tz = _zone(self.timezone)
+        return [
+            (from_us(lo), from_us(hi))
+            for i in range((last - first).days + 1)
+            for lo, hi in day_intervals(self.start, self.end, tz, first + timedelta(days=i))
+        ]
 
-        A local time that does not exist on a spring-forward day is read with fold=0,
-        i.e. the instant the clock jumps past it; an ambiguous one on a fall-back day is
-        its first occurrence.
-        """
-        tz = ZoneInfo(self.timezone)
-        out = []
-        day = first
-        while day <= last:
-            opens = datetime.combine(day, self.start, tz)
-            close_day = day + timedelta(days=1) if self.end <= self.start else day
-            closes = datetime.combine(close_day, self.end, tz)
-            out.append((opens.astimezone(UTC), closes.astimezone(UTC)))
-            day += timedelta(days=1)
-        return out
+    def overlap_us(self, lo: int, hi: int) -> int:
+        """Microseconds of [lo, hi) (µs since the epoch) inside the window."""
+        if hi <= lo:
+            return 0
+        if self._table is None:
+            return hi - lo
+        return self._table.overlap_us(lo, hi)
+
+    def minutes_counter(self) -> Callable[[datetime, datetime], int] | None:
+        """`billable_minutes(lo, hi)` of the window (aware lo < hi: whole minutes of
+        [lo, hi) inside it), or None for an all-day window: what a hot loop keeps at
+        hand instead of going through the window each time."""
+        return None if self._table is None else self._table.billable_minutes
 
 
-def _aware(moment: datetime, name: str) -> datetime:
+def _aware_us(moment: datetime, name: str) -> int:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise IdleWindowError(f"{name} must carry its time zone (an aware datetime).")
-    return moment.astimezone(UTC)
+    return to_us(moment)
 
 
 @dataclass(frozen=True)
@@ -77,6 +137,11 @@ class IdlePeriod:
     billable_minutes: int
     segments: tuple[tuple[datetime, datetime], ...]
 
+    @property
+    def idle_minutes(self) -> int:
+        """Whole minutes between the car being full and the unplug (billed or not)."""
+        return (to_us(self.ended_at) - to_us(self.full_at)) // US_PER_MINUTE
+
 
 def billable_idle(
     full_at: datetime, ended_at: datetime, window: IdleWindow | None, grace_minutes: int = 0
@@ -86,23 +151,24 @@ def billable_idle(
     window None means the fee runs at any hour. The grace period starts when the car is
     full; it is not shifted into the window.
     """
-    full, end = _aware(full_at, "full_at"), _aware(ended_at, "ended_at")
+    full, end = _aware_us(full_at, "full_at"), _aware_us(ended_at, "ended_at")
     if end < full:
         raise IdleWindowError("The session ended before the car was full.")
     if grace_minutes < 0:
         raise IdleWindowError("Grace minutes cannot be negative.")
-    start = min(full + timedelta(minutes=grace_minutes), end)
-    if window is None or window.all_day:
-        segments = [(start, end)] if end > start else []
+    start = min(full + grace_minutes * US_PER_MINUTE, end)
+    if end <= start:
+        spans: list[tuple[int, int]] = []
+    elif window is None or window._table is None:
+        spans = [(start, end)]
     else:
-        tz = ZoneInfo(window.timezone)
-        # A window opening the local day before may still be open at `start`.
-        first = start.astimezone(tz).date() - timedelta(days=1)
-        last = end.astimezone(tz).date()
-        segments = []
-        for opens, closes in window.intervals(first, last):
-            lo, hi = max(opens, start), min(closes, end)
-            if hi > lo:
-                segments.append((lo, hi))
-    seconds = sum(int((hi - lo).total_seconds()) for lo, hi in segments)
-    return IdlePeriod(full, end, start, seconds, seconds // 60, tuple(segments))
+        spans = window._table.segments(start, end)
+    total = sum(hi - lo for lo, hi in spans)
+    return IdlePeriod(
+        from_us(full),
+        from_us(end),
+        from_us(start),
+        total // US_PER_SECOND,
+        total // US_PER_MINUTE,
+        tuple((from_us(lo), from_us(hi)) for lo, hi in spans),
+    )

@@ -6,11 +6,40 @@ never floats; round half up to 0.01 at each document line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from math import lcm
 from typing import Final
 
 _EXPONENT: Final = {"PLN": 2, "NOK": 2, "EUR": 2}
+
+# Our own contexts, so a result never depends on whatever decimal.getcontext() a caller
+# (or a library) left behind. Products are exact or raise; only quantize rounds, half up.
+_EXACT: Final = Context(
+    prec=120,
+    rounding=ROUND_HALF_UP,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+_ROUNDING: Final = Context(
+    prec=120,
+    rounding=ROUND_HALF_UP,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
 
 
 class MoneyError(ValueError):
@@ -35,25 +64,63 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
 
 
 def round_half_up(value: Decimal, places: int = 2) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_ROUNDING)
 
 
-@dataclass(frozen=True, order=True)
+def div_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to an integer, ties away from zero (exact)."""
+    if denominator <= 0:
+        raise MoneyError("Divide by a positive number.")
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((-2 * numerator + denominator) // (2 * denominator))
+
+
+def ratio(value: Decimal | int | str) -> tuple[int, int]:
+    """An exact decimal as numerator / denominator (denominator > 0)."""
+    d = to_decimal(value)
+    if d and not -60 <= d.adjusted() <= 36:  # what no amount or quantity of ours can be
+        raise MoneyError(f"{value} is out of the range of amounts and quantities.")
+    return d.as_integer_ratio()
+
+
+def exact_product(a: Decimal, b: Decimal) -> Decimal:
+    """a × b without rounding (raises rather than lose a digit)."""
+    return _EXACT.multiply(a, b)
+
+
+def exact_difference(a: Decimal, b: Decimal) -> Decimal:
+    return _EXACT.subtract(a, b)
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    total = Decimal(0)
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
+def shift(value: Decimal, places: int) -> Decimal:
+    """value × 10**places, exactly (kWh ↔ MWh)."""
+    return _EXACT.scaleb(value, places)
+
+
+@dataclass(frozen=True, order=True, slots=True)
 class Money:
     minor: int
     currency: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+        if type(self.minor) is not int:  # not a float, not a bool
             raise MoneyError("Money is held in integer minor units.")
-        exponent(self.currency)
+        if self.currency not in _EXPONENT:
+            exponent(self.currency)  # raises, naming the currency
 
     @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:
         """From major units, rounded half up to the currency's minor unit."""
-        exp = exponent(currency)
-        scaled = round_half_up(to_decimal(amount), exp).scaleb(exp)
-        return cls(int(scaled), currency)
+        num, den = ratio(amount)
+        return cls(div_half_up(num * 10 ** exponent(currency), den), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -61,7 +128,7 @@ class Money:
 
     @property
     def amount(self) -> Decimal:
-        return Decimal(self.minor).scaleb(-exponent(self.currency))
+        return Decimal(self.minor).scaleb(-exponent(self.currency), context=_ROUNDING)
 
     def _same(self, other: Money) -> None:
         if self.currency != other.currency:
@@ -80,7 +147,13 @@ class Money:
 
     def times(self, factor: Decimal | int | str) -> Money:
         """This amount times an exact factor, rounded half up (one document line)."""
-        return Money.of(self.amount * to_decimal(factor), self.currency)
+        num, den = ratio(factor)
+        return Money(div_half_up(self.minor * num, den), self.currency)
+
+    def percent(self, pct: Decimal | int | str) -> Money:
+        """pct % of this amount, rounded half up."""
+        num, den = ratio(pct)
+        return Money(div_half_up(self.minor * num, den * 100), self.currency)
 
     def is_zero(self) -> bool:
         return self.minor == 0
@@ -91,7 +164,7 @@ class Money:
 
 def line(quantity: Decimal | int | str, unit_price: Decimal | int | str, currency: str) -> Money:
     """A document line: quantity × unit price, rounded half up once, at the line."""
-    return Money.of(to_decimal(quantity) * to_decimal(unit_price), currency)
+    return Money.of(exact_product(to_decimal(quantity), to_decimal(unit_price)), currency)
 
 
 def total(amounts: list[Money], currency: str) -> Money:
@@ -107,21 +180,27 @@ def allocate(amount: Money, weights: list[Decimal]) -> list[Money]:
     Largest-remainder method (domain.md §6, variable cost): each share is first rounded
     toward zero in minor units; the minor units left over go one each to the shares with
     the largest remainders (ties to the earlier share, so the result is deterministic).
+    Exact: the weights are turned into integers over a common denominator.
     """
     if not weights:
         raise MoneyError("Nothing to allocate over.")
-    weights = [to_decimal(w) for w in weights]
-    if any(w < 0 for w in weights):
+    ratios = [ratio(w) for w in weights]
+    if any(n < 0 for n, _ in ratios):
         raise MoneyError("Weights cannot be negative.")
-    weight_sum = sum(weights, Decimal(0))
+    common = lcm(*(d for _, d in ratios))
+    ints = [n * (common // d) for n, d in ratios]
+    weight_sum = sum(ints)
     if weight_sum == 0:
         raise MoneyError("Weights sum to zero.")
     sign = -1 if amount.minor < 0 else 1
     units = abs(amount.minor)
-    exact = [Decimal(units) * w / weight_sum for w in weights]
-    floors = [int(x) for x in exact]
+    floors, remainders = [], []
+    for w in ints:
+        q, r = divmod(units * w, weight_sum)
+        floors.append(q)
+        remainders.append(r)
     left = units - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    order = sorted(range(len(ints)), key=lambda i: (-remainders[i], i))
     for i in order[:left]:
         floors[i] += 1
     return [Money(sign * f, amount.currency) for f in floors]

@@ -1,111 +1,236 @@
 """Pricing a charging session: the three models of seed 001 plus platform plans (seed 000).
 
 Driver prices are gross (VAT included, domain.md §5). A session is priced with the
-price version in force when it started; every result carries its lines and inputs so a
-receipt or a support agent can show why the driver paid what they paid.
+price version in force when it started. Every result carries its explanation: the
+inputs it was priced from (meter readings, moments, the price version, the plan) and the
+amounts, from which `lines`, `inputs` and `explain()` give the document lines
+(energy kWh × price, billable idle minutes × price) and the reasons.
+
+The amounts are computed once, exactly, on integers (minor units, Wh, microseconds);
+the explanation objects are built from the same stored facts when asked for, so pricing
+a million sessions does not build a million receipts nobody reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
+from itertools import pairwise
+from math import gcd
+from typing import Final
 
-from shared.idle import IdlePeriod, IdleWindow, billable_idle
-from shared.money import Money, MoneyError, line, to_decimal
-from shared.vat import VatSplit, from_gross
+from shared.money import MoneyError, exponent, ratio
+from shared.priced_session import PricedSession, PriceLine
+from shared.pricing_inputs import (
+    KWH,
+    Plan,
+    PriceVersion,
+    PricingError,
+    PricingModel,
+    Usage,
+)
 
-KWH = Decimal("0.001")
+__all__ = [
+    "KWH",
+    "Plan",
+    "PriceHistory",
+    "PriceLine",
+    "PriceVersion",
+    "PricedSession",
+    "PricingError",
+    "PricingModel",
+    "Usage",
+    "price_session",
+    "price_sessions",
+    "version_in_force",
+]
 
-
-class PricingError(ValueError):
-    """A price or an input that cannot be priced; the message says why."""
-
-
-class PricingModel(StrEnum):
-    FIXED = "fixed"  # company model: one price per kWh per price group
-    FIXED_WITH_IDLE = "fixed_with_idle"  # hotel model: per kWh plus a blocking fee
-    VARIABLE_COST = "variable_cost"  # co-op model: share of the real cost at period close
-    PLATFORM_PLAN = "platform_plan"  # PUB: the driver's plan price applies
-
-
-@dataclass(frozen=True)
-class PriceVersion:
-    """An operator's prices for one site and price group from `effective_from` on."""
-
-    version_id: str
-    effective_from: datetime
-    model: PricingModel
-    currency: str
-    vat_rate: Decimal
-    energy_per_kwh: Decimal = Decimal(0)
-    idle_per_minute: Decimal = Decimal(0)
-    idle_window: IdleWindow | None = None
-    idle_grace_minutes: int = 0
-
-    def __post_init__(self) -> None:
-        if self.effective_from.tzinfo is None:
-            raise PricingError("effective_from must be an aware datetime.")
-        for name in ("energy_per_kwh", "idle_per_minute", "vat_rate"):
-            value = to_decimal(getattr(self, name))
-            if value < 0:
-                raise PricingError(f"{name.replace('_', ' ')} cannot be negative.")
-        if self.idle_grace_minutes < 0:
-            raise PricingError("Grace minutes cannot be negative.")
-        if self.model != PricingModel.FIXED_WITH_IDLE and self.idle_per_minute:
-            raise PricingError("Only the hotel model (fixed_with_idle) has an idle fee.")
+_PREPARED_MAX: Final = 4096
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A driver's plan (seed 000): pay-per-use (no fee) or a paid subscription."""
+# A version's prices as integer fractions, worked out once per version object. A plain
+# tuple, not a NamedTuple: unpacking a tuple subclass takes the slow path in CPython.
+#   (version, kind (_FIXED, _IDLE, _PLAN, _VARIABLE),
+#    energy_num2, energy_den, energy_den2,   energy minor units = (Wh × n2 + d) // d2
+#    idle_num2, idle_den, idle_den2,         idle minor units = (minutes × n2 + d) // d2
+#    vat_den2, vat_sum, vat_sum2,            net = (gross × 2d + (d + n)) // 2(d + n)
+#    grace, count_minutes)                   timedelta | None; None: the fee runs at any hour
+_Prepared = tuple[
+    PriceVersion,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    timedelta | None,
+    Callable[[datetime, datetime], int] | None,
+]
+_FIXED, _IDLE, _PLAN, _VARIABLE = 0, 1, 2, 3
+_KIND: Final = {
+    PricingModel.FIXED: _FIXED,
+    PricingModel.FIXED_WITH_IDLE: _IDLE,
+    PricingModel.PLATFORM_PLAN: _PLAN,
+    PricingModel.VARIABLE_COST: _VARIABLE,
+}
 
-    code: str
-    name: str
-    currency: str
-    price_per_kwh: Decimal  # gross, at platform-priced (PUB) stations
-    monthly_fee: Decimal = Decimal(0)  # gross
+
+def _fraction(price: Decimal, per: int, exp: int) -> tuple[int, int, int]:
+    """(2n, d, 2d) such that quantity × price / per, in minor units, is n/d."""
+    num, den = ratio(price)
+    num, den = num * 10**exp, den * per
+    g = gcd(num, den) or 1
+    num, den = num // g, den // g
+    return 2 * num, den, 2 * den
 
 
-@dataclass(frozen=True)
-class Usage:
-    """What the charger measured: meter readings in Wh and the session's moments."""
+_PREPARED: dict[int, _Prepared] = {}
+_PLAN_FRACTIONS: dict[int, tuple[Plan, int, int, int]] = {}
 
-    meter_start_wh: int
-    meter_stop_wh: int
-    started_at: datetime
-    ended_at: datetime
-    full_at: datetime | None = None
+
+def _prepare(version: PriceVersion) -> _Prepared:
+    exp = exponent(version.currency)
+    vat_num, vat_den = ratio(version.vat_rate)
+    window = version.idle_window
+    prepared: _Prepared = (
+        version,
+        _KIND[version.model],
+        *_fraction(version.energy_per_kwh, 1000, exp),
+        *_fraction(version.idle_per_minute, 1, exp),
+        2 * vat_den,
+        vat_den + vat_num,
+        2 * (vat_den + vat_num),
+        timedelta(minutes=version.idle_grace_minutes) if version.idle_grace_minutes else None,
+        None if window is None else window.minutes_counter(),
+    )
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[id(version)] = prepared  # holds the version, so its id is not reused
+    return prepared
+
+
+def _plan_fraction(plan: Plan) -> tuple[Plan, int, int, int]:
+    found = (plan, *_fraction(plan.price_per_kwh, 1000, exponent(plan.currency)))
+    if len(_PLAN_FRACTIONS) >= _PREPARED_MAX:
+        _PLAN_FRACTIONS.clear()
+    _PLAN_FRACTIONS[id(plan)] = found
+    return found
+
+
+class PriceHistory:
+    """The versions of one site and price group; a change applies to sessions that start
+    after it takes effect (domain.md §3), so a session is priced with the version in force
+    at its start."""
+
+    __slots__ = ("_lookup", "_starts", "_versions")
+
+    def __init__(self, versions: Iterable[PriceVersion]) -> None:
+        ordered = sorted(versions, key=lambda v: v.effective_from)
+        if not ordered:
+            raise PricingError("A price history needs at least one version.")
+        for a, b in pairwise(ordered):
+            if a.effective_from == b.effective_from:
+                raise PricingError(
+                    f"Versions {a.version_id} and {b.version_id} take effect at the same moment."
+                )
+        self._versions = ordered
+        self._starts = [v.effective_from for v in ordered]
+        # what price_sessions reads: the start moments and the prepared prices, in order
+        self._lookup = (self._starts, [_PREPARED.get(id(v)) or _prepare(v) for v in ordered])
 
     @property
-    def energy_kwh(self) -> Decimal:
-        """(stop − start) Wh / 1000, to 0.001 kWh (domain.md §5)."""
-        if self.meter_stop_wh < self.meter_start_wh:
-            raise PricingError("The meter stop reading is below the start reading.")
-        return (Decimal(self.meter_stop_wh - self.meter_start_wh) / 1000).quantize(KWH)
+    def versions(self) -> tuple[PriceVersion, ...]:
+        return tuple(self._versions)
+
+    def in_force(self, at: datetime) -> PriceVersion:
+        i = bisect_right(self._starts, at)
+        if i == 0:
+            raise _not_in_force(self._versions[0], at)
+        return self._versions[i - 1]
+
+    def price(self, usage: Usage, plan: Plan | None = None) -> PricedSession:
+        """Price `usage` with the version in force at its start."""
+        return price_sessions(((self, usage, plan),))[0]
 
 
-@dataclass(frozen=True)
-class PriceLine:
-    kind: str  # "energy" | "idle"
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    amount: Money
+def _not_in_force(first: PriceVersion, at: datetime) -> PricingError:
+    return PricingError(
+        f"No price is in force at {at.astimezone(UTC).isoformat()}: price version "
+        f"{first.version_id} was not yet in force (from "
+        f"{first.effective_from.astimezone(UTC).isoformat()}); a session is priced with the "
+        "version in force at its start."
+    )
 
 
-@dataclass(frozen=True)
-class PricedSession:
-    lines: tuple[PriceLine, ...]
-    gross: Money
-    split: VatSplit
-    model: PricingModel
-    version_id: str
-    energy_kwh: Decimal
-    idle: IdlePeriod | None
-    inputs: dict[str, str] = field(default_factory=dict)
+def price_session(usage: Usage, version: PriceVersion, plan: Plan | None = None) -> PricedSession:
+    """Price one finished (or running, with ended_at = now) session with `version`, which
+    must have been in force when the session started."""
+    return price_sessions(((PriceHistory((version,)), usage, plan),))[0]
+
+
+def price_sessions(
+    entries: Iterable[tuple[PriceHistory, Usage, Plan | None]],
+) -> list[PricedSession]:
+    """Price many sessions, each (price history of its site and group, usage, the driver's
+    plan or None), with the version in force at the session's start.
+
+    The one implementation behind price_session and PriceHistory.price, written as a loop
+    so a settlement run or a period close pays for Python calls once, not per session.
+    """
+    out: list[PricedSession] = []
+    append = out.append
+    new, cls, plan_fractions = tuple.__new__, PricedSession, _PLAN_FRACTIONS
+    for history, usage, plan in entries:
+        started = usage.started_at
+        starts, prepared = history._lookup
+        i = bisect_right(starts, started)
+        if i == 0:
+            raise _not_in_force(history._versions[0], started)
+        (version, kind, en2, ed, ed2, in2, idd, id2, vd2, vsum, vsum2, grace, count) = prepared[
+            i - 1
+        ]
+        idle_minutes = None
+        if kind:
+            if kind == _IDLE:
+                lo = usage.full_at
+                if lo is not None:
+                    if lo < started:
+                        lo = started
+                    if grace is not None:
+                        lo += grace
+                    hi = usage.ended_at
+                    if lo >= hi:
+                        idle_minutes = 0
+                    elif count is None:
+                        inside = hi - lo  # whole seconds decide; a partial minute is free
+                        idle_minutes = (inside.days * 86_400 + inside.seconds) // 60
+                    else:
+                        idle_minutes = count(lo, hi)
+            elif kind == _PLAN:
+                if plan is None:
+                    raise PricingError("A platform-priced station needs the driver's plan.")
+                _, en2, ed, ed2 = plan_fractions.get(id(plan)) or _plan_fraction(plan)
+                if plan.currency != version.currency:
+                    raise MoneyError(
+                        f"Plan in {plan.currency} cannot price a {version.currency} station."
+                    )
+            else:
+                raise PricingError(
+                    "Variable-cost sessions are priced at period close "
+                    "(see shared.settlement.close_variable_cost_period)."
+                )
+        gross = energy = ((usage.meter_stop_wh - usage.meter_start_wh) * en2 + ed) // ed2
+        if idle_minutes:
+            gross += (idle_minutes * in2 + idd) // id2
+        net = (gross * vd2 + vsum) // vsum2  # round(gross / (1 + rate)), half up, exact
+        append(new(cls, (usage, version, plan, energy, idle_minutes, gross, net)))
+    return out
 
 
 def version_in_force(versions: list[PriceVersion], at: datetime) -> PriceVersion:
@@ -115,67 +240,3 @@ def version_in_force(versions: list[PriceVersion], at: datetime) -> PriceVersion
     if not valid:
         raise PricingError(f"No price is in force at {moment.isoformat()}.")
     return max(valid, key=lambda v: v.effective_from)
-
-
-def price_session(usage: Usage, version: PriceVersion, plan: Plan | None = None) -> PricedSession:
-    """Price one finished (or running, with ended_at = now) session."""
-    if usage.ended_at < usage.started_at:
-        raise PricingError("The session ends before it starts.")
-    kwh = usage.energy_kwh
-    cur = version.currency
-    if version.model == PricingModel.VARIABLE_COST:
-        raise PricingError(
-            "Variable-cost sessions are priced at period close "
-            "(see shared.settlement.variable_cost_shares)."
-        )
-    if version.model == PricingModel.PLATFORM_PLAN:
-        if plan is None:
-            raise PricingError("A platform-priced station needs the driver's plan.")
-        if plan.currency != cur:
-            raise MoneyError(f"Plan in {plan.currency} cannot price a {cur} station.")
-        unit, source = plan.price_per_kwh, f"plan {plan.code}"
-    else:
-        unit, source = version.energy_per_kwh, f"price version {version.version_id}"
-    lines = [PriceLine("energy", f"energy ({source})", kwh, "kWh", unit, line(kwh, unit, cur))]
-    idle = None
-    if version.model == PricingModel.FIXED_WITH_IDLE and usage.full_at is not None:
-        idle = billable_idle(
-            max(usage.full_at, usage.started_at),
-            usage.ended_at,
-            version.idle_window,
-            version.idle_grace_minutes,
-        )
-        if version.idle_per_minute and idle.billable_minutes:
-            minutes = Decimal(idle.billable_minutes)
-            lines.append(
-                PriceLine(
-                    "idle",
-                    "idle fee",
-                    minutes,
-                    "min",
-                    version.idle_per_minute,
-                    line(minutes, version.idle_per_minute, cur),
-                )
-            )
-    gross = Money.zero(cur)
-    for item in lines:
-        gross = gross + item.amount
-    inputs = {
-        "meter_start_wh": str(usage.meter_start_wh),
-        "meter_stop_wh": str(usage.meter_stop_wh),
-        "started_at": usage.started_at.astimezone(UTC).isoformat(),
-        "ended_at": usage.ended_at.astimezone(UTC).isoformat(),
-        "full_at": usage.full_at.astimezone(UTC).isoformat() if usage.full_at else "",
-        "price_version": version.version_id,
-        "plan": plan.code if plan else "",
-    }
-    return PricedSession(
-        tuple(lines),
-        gross,
-        from_gross(gross, version.vat_rate),
-        version.model,
-        version.version_id,
-        kwh,
-        idle,
-        inputs,
-    )

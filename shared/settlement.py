@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from shared.money import Money, allocate, line, to_decimal
-from shared.vat import VatSplit, from_net
+from shared.money import Money, allocate, exact_difference, exact_sum, line, to_decimal
+from shared.supply_tariff import SupplyInvoice
+from shared.vat import VatSplit, from_net, from_net_each
 
 
 class BusinessCase(StrEnum):
@@ -70,7 +71,7 @@ def settle(
     for net in session_nets:
         revenue = revenue + net
     fixed = contract.fee_fixed_per_cp or Money.zero(cur)
-    percent_fee = line(revenue.amount, to_decimal(contract.fee_percent) / 100, cur)
+    percent_fee = revenue.percent(contract.fee_percent)
     fixed_fee = line(charge_points * months, fixed.amount, cur)
     kwh_fee = line(energy, contract.fee_per_kwh, cur)
     fee_lines = [
@@ -116,19 +117,61 @@ def variable_cost_shares(
     """Co-op model: the period's real supply cost shared in proportion to kWh, exactly
     (largest remainder); what the drivers did not use passes through to the owner."""
     metered = to_decimal(metered_kwh)
-    used = sum((to_decimal(v) for v in driver_kwh.values()), Decimal(0))
-    if any(to_decimal(v) < 0 for v in driver_kwh.values()):
+    energies = [to_decimal(v) for v in driver_kwh.values()]
+    if any(v < 0 for v in energies):
         raise SettlementError("A driver's energy cannot be negative.")
+    used = exact_sum(energies)
     if used > metered:
         raise SettlementError(
             f"Drivers charged {used} kWh but the site meter shows only {metered} kWh."
         )
+    if owner_key in driver_kwh:
+        raise SettlementError(f"The owner's key {owner_key!r} is also a driver's.")
     keys = [*driver_kwh.keys(), owner_key]
-    weights = [*(to_decimal(v) for v in driver_kwh.values()), metered - used]
-    if metered == 0:
-        weights = [Decimal(0)] * (len(keys) - 1) + [Decimal(1)]
-    shares = allocate(cost_net, weights)
+    weights = [*energies, exact_difference(metered, used)]
+    # Nothing metered: nobody used anything, the owner carries the fixed fee.
+    shares = allocate(cost_net, weights if metered else [*energies, Decimal(1)])
     return [
-        CostShare(k, w, from_net(s, vat_rate))
-        for k, w, s in zip(keys, weights, shares, strict=True)
+        CostShare(k, w, split)
+        for k, w, split in zip(keys, weights, from_net_each(shares, vat_rate), strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class VariableCostPeriod:
+    """A co-op site's period closed: the supplier's cost and everybody's share of it,
+    with what it was computed from (the tariff, the group, the invoice lines)."""
+
+    invoice: SupplyInvoice
+    shares: tuple[CostShare, ...]
+
+    @property
+    def cost_net(self) -> Money:
+        return self.invoice.net
+
+    def explain(self) -> list[str]:
+        inv = self.invoice
+        text = [f"tariff {inv.tariff_id}, group {inv.group}, metered {inv.metered_kwh} kWh"]
+        text += [
+            f"{x.description}: {x.quantity} {x.unit} × {x.unit_price} = {x.amount}"
+            for x in inv.lines
+        ]
+        text.append(f"cost {inv.net} net, shared in proportion to kWh (largest remainder)")
+        text += [
+            f"{s.key}: {s.kwh} kWh → {s.cost.net} net + {s.cost.vat} VAT = {s.cost.gross}"
+            for s in self.shares
+        ]
+        return text
+
+
+def close_variable_cost_period(
+    invoice: SupplyInvoice,
+    driver_kwh: dict[str, Decimal],
+    vat_rate: Decimal | str,
+    owner_key: str = "owner",
+) -> VariableCostPeriod:
+    """Variable-cost model at period close (domain.md §3): the site meter's energy priced
+    by its supply tariff (`invoice`, from shared.supply_tariff.supply_invoice) is shared
+    over the drivers in proportion to their kWh, exactly; the rest goes to the owner."""
+    shares = variable_cost_shares(invoice.net, invoice.metered_kwh, driver_kwh, vat_rate, owner_key)
+    return VariableCostPeriod(invoice, tuple(shares))

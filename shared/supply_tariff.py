@@ -15,7 +15,15 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
-from shared.money import Money, MoneyError, line, to_decimal
+from shared.money import (
+    Money,
+    MoneyError,
+    exact_difference,
+    exponent,
+    line,
+    shift,
+    to_decimal,
+)
 
 
 class SupplyTariffError(ValueError):
@@ -61,24 +69,42 @@ class SupplyTariff:
 
 
 def parse_tariff(data: dict[str, Any]) -> SupplyTariff:
-    groups = {
-        code: GroupPrices(
-            voltage=Voltage(g["voltage"]),
-            own_use_per_mwh=to_decimal(g["own_use"]),
-            resale_per_mwh=to_decimal(g["resale"]),
-            fee_paper=to_decimal(g["fee_paper"]),
-            fee_einvoice=to_decimal(g["fee_einvoice"]),
+    """A tariff from its data file's content; a malformed file is refused, saying why."""
+    try:
+        groups = {
+            str(code): GroupPrices(
+                voltage=Voltage(g["voltage"]),
+                own_use_per_mwh=to_decimal(g["own_use"]),
+                resale_per_mwh=to_decimal(g["resale"]),
+                fee_paper=to_decimal(g["fee_paper"]),
+                fee_einvoice=to_decimal(g["fee_einvoice"]),
+            )
+            for code, g in data["groups"].items()
+        }
+        tariff = SupplyTariff(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            valid_from=date.fromisoformat(data["valid_from"]),
+            currency=str(data["currency"]),
+            vat_rate=to_decimal(data["vat_rate"]),
+            groups=groups,
         )
-        for code, g in data["groups"].items()
-    }
-    return SupplyTariff(
-        id=data["id"],
-        name=data["name"],
-        valid_from=date.fromisoformat(data["valid_from"]),
-        currency=data["currency"],
-        vat_rate=to_decimal(data["vat_rate"]),
-        groups=groups,
-    )
+    except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
+        name = data.get("id", "?") if isinstance(data, dict) else "?"
+        raise SupplyTariffError(f"Tariff data {name!r} is not well formed: {exc!r}.") from None
+    try:
+        exponent(tariff.currency)
+    except MoneyError as exc:
+        raise SupplyTariffError(f"Tariff {tariff.id}: {exc}") from None
+    if not groups:
+        raise SupplyTariffError(f"Tariff {tariff.id} has no tariff groups.")
+    if not Decimal(0) <= tariff.vat_rate < 1:
+        raise SupplyTariffError(f"Tariff {tariff.id}: the VAT rate is a fraction (0.23).")
+    for code, g in groups.items():
+        prices = (g.own_use_per_mwh, g.resale_per_mwh, g.fee_paper, g.fee_einvoice)
+        if any(p < 0 for p in prices):
+            raise SupplyTariffError(f"Tariff {tariff.id}, group {code}: a negative price.")
+    return tariff
 
 
 def bundled_tariffs() -> list[SupplyTariff]:
@@ -173,7 +199,8 @@ def supply_invoice(
         raise SupplyTariffError("At least one metering system is billed.")
     cur = tariff.currency
     lines: list[SupplyInvoiceLine] = []
-    own_mwh, resale_mwh = (metered - resale) / 1000, resale / 1000
+    own_mwh = shift(exact_difference(metered, resale), -3)
+    resale_mwh = shift(resale, -3)
     if own_mwh or not resale_mwh:
         lines.append(
             SupplyInvoiceLine(
@@ -232,18 +259,25 @@ def _days_in_month(year: int, month: int) -> int:
 
 @dataclass(frozen=True)
 class ForecastSettlement:
-    """Tariff 3.2.1.3: what the forecast payments leave for the next period."""
+    """Tariff 3.2.1.2–3: what the forecast payments of a period leave for the next one."""
 
     carried_to_next: Money  # positive: added to the next invoice; negative: credited
     refund: Money
 
 
 def settle_forecast(
-    paid: Money, actual: Money, refund_requested: bool = False
+    paid: Money, actual: Money, refund_requested: bool = False, carried_in: Money | None = None
 ) -> ForecastSettlement:
+    """Settle a period billed on forecasts against its actual charges.
+
+    An underpayment is added to the next invoice; an overpayment is credited to the next
+    period unless the customer asks for a refund. `carried_in` is what the previous
+    period carried into this one (positive: owed; negative: credit).
+    """
     if paid.currency != actual.currency:
         raise MoneyError("Forecast and actual amounts must share a currency.")
-    difference = actual - paid
+    owed = actual if carried_in is None else actual + carried_in
+    difference = owed - paid
     if difference.minor < 0 and refund_requested:
         return ForecastSettlement(Money.zero(paid.currency), -difference)
     return ForecastSettlement(difference, Money.zero(paid.currency))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.money import Money, MoneyError, to_decimal
+from shared.money import Money, MoneyError, div_half_up, ratio, to_decimal
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,10 @@ class VatSplit:
     rate: Decimal
 
     def __post_init__(self) -> None:
-        if self.net + self.vat != self.gross:
+        net, vat, gross = self.net, self.vat, self.gross
+        if net.currency != gross.currency or vat.currency != gross.currency:
+            raise MoneyError("net, VAT and gross must share a currency")
+        if net.minor + vat.minor != gross.minor:
             raise MoneyError("net + VAT must equal gross")
 
 
@@ -27,10 +30,16 @@ def _rate(rate: Decimal | str) -> Decimal:
     return r
 
 
+def net_minor_from_gross(gross_minor: int, rate_num: int, rate_den: int) -> int:
+    """round(gross / (1 + num/den)) in minor units, half up, exactly."""
+    return div_half_up(gross_minor * rate_den, rate_den + rate_num)
+
+
 def from_gross(gross: Money, rate: Decimal | str) -> VatSplit:
     """A receipt: net = round(gross / (1 + rate)), VAT = gross − net, once per document."""
     r = _rate(rate)
-    net = Money.of(gross.amount / (1 + r), gross.currency)
+    num, den = ratio(r)
+    net = Money(net_minor_from_gross(gross.minor, num, den), gross.currency)
     return VatSplit(net=net, vat=gross - net, gross=gross, rate=r)
 
 
@@ -39,3 +48,14 @@ def from_net(net: Money, rate: Decimal | str) -> VatSplit:
     r = _rate(rate)
     vat = net.times(r)
     return VatSplit(net=net, vat=vat, gross=net + vat, rate=r)
+
+
+def from_net_each(nets: list[Money], rate: Decimal | str) -> list[VatSplit]:
+    """from_net for each of many documents at one rate."""
+    r = _rate(rate)
+    num, den = ratio(r)
+    out = []
+    for net in nets:
+        vat = Money(div_half_up(net.minor * num, den), net.currency)
+        out.append(VatSplit(net, vat, Money(net.minor + vat.minor, net.currency), r))
+    return out

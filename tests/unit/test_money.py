@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -87,3 +88,63 @@ def test_shares_always_sum_exactly(amount, weights):
 def test_gross_is_net_plus_vat(amount, rate):
     for split in (from_gross(amount, rate), from_net(amount, rate)):
         assert split.net + split.vat == split.gross
+
+
+kwh = st.decimals(min_value=0, max_value=100_000, places=3)
+
+
+@given(amounts, st.lists(kwh, min_size=1, max_size=40).filter(lambda ws: sum(ws) > 0))
+def test_shares_of_fractional_kwh_sum_exactly_and_stay_within_a_grosz(amount, weights):
+    shares = allocate(amount, weights)
+    assert sum(s.minor for s in shares) == amount.minor
+    total = sum(weights)
+    for share, w in zip(shares, weights, strict=True):
+        exact = Fraction(amount.minor) * Fraction(w) / Fraction(total)
+        assert abs(Fraction(share.minor) - exact) < 1
+
+
+def test_largest_remainder_ties_go_to_the_earlier_share():
+    assert [s.minor for s in allocate(Money(100, PLN), [Decimal(1)] * 3)] == [34, 33, 33]
+    assert [s.minor for s in allocate(Money(-100, PLN), [Decimal(1)] * 3)] == [-34, -33, -33]
+    assert [s.minor for s in allocate(Money(2, PLN), [Decimal(0), Decimal(1)])] == [0, 2]
+    with pytest.raises(MoneyError):
+        allocate(Money(1, PLN), [Decimal(0)])
+    with pytest.raises(MoneyError):
+        allocate(Money(1, PLN), [Decimal(-1), Decimal(2)])
+
+
+@given(amounts, st.decimals(min_value=0, max_value="0.99", places=3))
+def test_receipt_net_is_the_exact_quotient_rounded_half_up(gross, rate):
+    split = from_gross(gross, rate)
+    exact = Fraction(gross.minor) / (1 + Fraction(rate))
+    assert abs(Fraction(split.net.minor) - exact) <= Fraction(1, 2)
+    if abs(Fraction(split.net.minor) - exact) == Fraction(1, 2):  # a tie: away from zero
+        assert abs(split.net.minor) > abs(exact)
+    assert split.net + split.vat == split.gross
+
+
+def test_money_ignores_the_callers_decimal_context():
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = 2, ROUND_DOWN
+        assert line("18.500", "2.40", PLN) == Money(4440, PLN)
+        assert Money.of("123456.785", PLN).minor == 12345679
+        assert from_gross(Money(6940, PLN), "0.23").net == Money(5642, PLN)
+        assert Money(14634, PLN).percent(5) == Money(732, PLN)
+
+
+def test_money_refuses_what_is_not_an_amount():
+    for bad in ("NaN", "Infinity", "1E+40", True):
+        with pytest.raises(MoneyError):
+            Money.of(bad, PLN)  # type: ignore[arg-type]
+    with pytest.raises(MoneyError):
+        Money(1.0, PLN)  # type: ignore[arg-type]
+    assert Money.of("0.005", "EUR") == Money(1, "EUR")
+    assert Money.of("-0.005", "NOK") == Money(-1, "NOK")
+    assert str(Money(-5, "NOK")) == "-0.05 NOK"
+
+
+def test_norwegian_receipt_at_25_percent():
+    split = from_gross(Money.of("100.00", "NOK"), "0.25")
+    assert (split.net, split.vat) == (Money.of("80.00", "NOK"), Money.of("20.00", "NOK"))
+    split = from_gross(Money.of("0.03", "NOK"), "0.25")  # 0.024 → 0.02
+    assert (split.net.minor, split.vat.minor) == (2, 1)
