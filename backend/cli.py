@@ -162,6 +162,25 @@ def api_component(settings: Settings, host: str, port: int) -> Any:
         raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
+def payment_components(settings: Settings, host: str, port: int) -> tuple[Settings, list[Any]]:
+    """With no STRIPE_SECRET_KEY (and no STRIPE_API_BASE of one's own) payments go to a
+    localstripe this command starts on loopback; its webhooks come back to the API,
+    signed with the webhook secret. Returns the settings the API must use."""
+    if not settings.payments_local or settings.stripe_api_base:
+        return settings, []
+    import dataclasses
+
+    from backend.adapters.localstripe_server import LocalStripe, free_port
+
+    api_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+    localstripe = LocalStripe(
+        settings.localstripe_port or free_port(),
+        webhook_url=f"http://{api_host}:{port}/stripe/webhooks",
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+    return dataclasses.replace(settings, stripe_api_base=localstripe.url), [localstripe]
+
+
 def supervise(components: Sequence[Any]) -> int:
     from backend.server import Supervisor
 
@@ -169,7 +188,8 @@ def supervise(components: Sequence[Any]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    return supervise([api_component(settings, args.host, args.port)])
+    settings, payments = payment_components(settings, args.host, args.port)
+    return supervise([*payments, api_component(settings, args.host, args.port)])
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,7 +199,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _print_demo(summary, path)
     # Later issues append the OCPP bridge, simulated chargers and localstripe here; the
     # supervisor starts them in this order and stops them in reverse.
-    components = [api_component(settings, args.host, args.port)]
+    settings, payments = payment_components(settings, args.host, args.port)
+    components = [*payments, api_component(settings, args.host, args.port)]
     return supervise(components)
 
 

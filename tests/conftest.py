@@ -26,6 +26,8 @@ from backend.bootstrap import bootstrap
 from backend.config import Settings
 from backend.db.migrate import upgrade
 
+pytest_plugins = ["tests.payments_fixtures"]  # localstripe per worker (payments tests)
+
 PG_ADMIN_URL = os.environ.get("WATTPASS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("WATTPASS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 

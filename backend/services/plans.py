@@ -78,11 +78,28 @@ def accept_free_plan(
     if existing is not None:
         if existing.plan_id == plan.id:
             return existing
+        if existing.ended_at is None and _subscribed(s, existing.id):
+            # Ending it here would leave Stripe charging for it every month.
+            raise Conflict(
+                "You have a paid plan. Cancel it first; it runs to the end of its period."
+            )
         existing.ended_at, existing.status = now, "ended"
     row = DriverPlan(driver_id=driver_id, plan_id=plan.id, status="active", started_at=now)
     s.add(row)
     s.commit()
     return row
+
+
+def _subscribed(s: Session, driver_plan_id: int) -> bool:
+    """Is this plan a Stripe subscription (backend.services.subscriptions)?"""
+    from backend.db.models.payments import PlanSubscription
+
+    return (
+        s.scalar(
+            select(PlanSubscription.id).where(PlanSubscription.driver_plan_id == driver_plan_id)
+        )
+        is not None
+    )
 
 
 def to_domain(plan: Plan) -> pricing.Plan:

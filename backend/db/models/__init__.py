@@ -10,28 +10,84 @@ from backend.db.models.access import (
     membership_sites,
 )
 from backend.db.models.accounts import Driver, RefreshToken, User
+from backend.db.models.notifications import (
+    Device,
+    Notification,
+    NotificationDelivery,
+    PushOutboxMessage,
+)
+from backend.db.models.operations import (
+    ChargerHealth,
+    FirmwareCampaign,
+    FirmwareJob,
+    HealthAction,
+)
 from backend.db.models.operators import Operator, OperatorContract, PriceGroup
+from backend.db.models.payments import (
+    CardSetup,
+    Payment,
+    PaymentCard,
+    PaymentCustomer,
+    PlanBilling,
+    PlanSubscription,
+    Refund,
+    StripeEvent,
+)
 from backend.db.models.pricing import DriverPlan, MeterReading, Plan, PriceVersion, SiteSupply
+from backend.db.models.receipts import Receipt, ReceiptCounter, SessionCharge
+from backend.db.models.sessions import (
+    BridgeIncident,
+    ChargerBootPolicy,
+    ChargingSession,
+    DriverAppTag,
+    MeterSample,
+    SessionOutbox,
+)
 from backend.db.models.sites import ChargePoint, Connector, Site
 
 __all__ = [
+    "BridgeIncident",
+    "CardSetup",
     "ChargePoint",
+    "ChargerBootPolicy",
+    "ChargerHealth",
+    "ChargingSession",
     "CompanyCode",
     "Connector",
+    "Device",
     "Driver",
+    "DriverAppTag",
     "DriverPlan",
     "Favourite",
+    "FirmwareCampaign",
+    "FirmwareJob",
+    "HealthAction",
     "Membership",
     "MeterReading",
+    "MeterSample",
+    "Notification",
+    "NotificationDelivery",
     "Operator",
     "OperatorContract",
+    "Payment",
+    "PaymentCard",
+    "PaymentCustomer",
     "Plan",
+    "PlanBilling",
+    "PlanSubscription",
     "PriceGroup",
     "PriceVersion",
+    "PushOutboxMessage",
+    "Receipt",
+    "ReceiptCounter",
     "RefreshToken",
+    "Refund",
     "RfidToken",
+    "SessionCharge",
+    "SessionOutbox",
     "Site",
     "SiteSupply",
+    "StripeEvent",
     "ThrottleEvent",
     "User",
     "company_code_sites",

@@ -1,0 +1,1 @@
+"""Adapters: the outside world (Stripe, localstripe) behind the ports services own."""

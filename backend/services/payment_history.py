@@ -1,0 +1,64 @@
+"""What a driver sees of their payments, fresh from Stripe where it may have moved.
+
+A payment waiting for 3-D Secure carries the intent's client secret so the app can have
+the driver confirm it (GET /me/payments?status=requires_authentication); payments still
+in flight are re-read first, as a webhook may be late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models.payments import Payment
+from backend.errors import NotFound
+from backend.services import payment_state as st
+from backend.services.payment_gateway import PaymentProviderUnavailable
+from backend.services.payments import Billing
+
+IN_FLIGHT = {st.PENDING, st.REQUIRES_AUTH}
+
+
+@dataclass(frozen=True)
+class DriverPayment:
+    payment: Payment
+    client_secret: str | None = None
+
+
+def _fresh(s: Session, billing: Billing, p: Payment) -> DriverPayment:
+    if p.status in IN_FLIGHT:
+        try:
+            billing.reconcile(s, p)
+        except PaymentProviderUnavailable:
+            s.rollback()  # show what we know; the app may retry
+    secret = None
+    if p.status == st.REQUIRES_AUTH and p.stripe_payment_intent_id:
+        try:
+            secret = billing.gw.get_payment(p.stripe_payment_intent_id).client_secret
+        except PaymentProviderUnavailable:
+            secret = None
+    return DriverPayment(p, secret)
+
+
+def list_payments(
+    s: Session, billing: Billing, driver_id: int, status: str | None, kind: str | None
+) -> list[DriverPayment]:
+    q = select(Payment).where(Payment.driver_id == driver_id)
+    if kind:
+        q = q.where(Payment.kind == kind)
+    rows = list(s.scalars(q.order_by(Payment.created_at.desc(), Payment.id.desc())))
+    fresh = [_fresh(s, billing, p) for p in rows]
+    return [d for d in fresh if status is None or d.payment.status == status]
+
+
+def own_payment(s: Session, driver_id: int, payment_id: int) -> Payment:
+    p = s.get(Payment, payment_id)
+    if p is None or p.driver_id != driver_id:
+        raise NotFound("No such payment.")
+    return p
+
+
+def get_payment(s: Session, billing: Billing, driver_id: int, payment_id: int) -> DriverPayment:
+    return _fresh(s, billing, own_payment(s, driver_id, payment_id))

@@ -1,0 +1,75 @@
+"""Stripe webhooks: verified, handled once, and never trusted for state.
+
+The signature is checked with STRIPE_WEBHOOK_SECRET (by the gateway); an event id seen
+before is acknowledged without acting again; and the event's body is only a hint: the
+object it names is re-read from Stripe and our rows move to what Stripe says *now*. So
+events may come twice, late, or out of order (a `payment_failed` after the retry that
+succeeded) without harm.
+
+An event whose handling fails for a reason of ours or of Stripe's (unreachable) is left
+unprocessed and answered with an error, so Stripe delivers it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.db.models.payments import StripeEvent
+from backend.services import cards, subscriptions
+from backend.services.payment_gateway import PaymentGateway, ProviderObjectMissing, WebhookEvent
+from backend.services.payments import Billing
+
+log = logging.getLogger("wattpass.payments")
+
+PROCESSED, IGNORED, DUPLICATE = "processed", "ignored", "duplicate"
+
+
+def handle(
+    s: Session, gw: PaymentGateway, billing: Billing, event: WebhookEvent, now: datetime
+) -> str:
+    """Act on a verified event; returns processed, ignored (not ours / not needed) or
+    duplicate (seen and handled before)."""
+    row = s.get(StripeEvent, event.id)
+    if row is not None and row.status in {PROCESSED, IGNORED}:
+        return DUPLICATE
+    if row is None:
+        row = StripeEvent(
+            id=event.id, type=event.type[:64], object_id=event.object_id[:64], status="received"
+        )
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:  # the same event, delivered twice at once
+            s.rollback()
+            return DUPLICATE
+    try:
+        acted = _dispatch(s, gw, billing, event, now)
+    except ProviderObjectMissing:
+        s.rollback()
+        acted = False  # the object is gone at Stripe: nothing of ours can follow it
+    row = s.get(StripeEvent, event.id)
+    assert row is not None
+    row.status = PROCESSED if acted else IGNORED
+    row.processed_at = now
+    s.commit()
+    log.info("stripe event %s %s: %s", event.type, event.id, row.status)
+    return row.status
+
+
+def _dispatch(
+    s: Session, gw: PaymentGateway, billing: Billing, event: WebhookEvent, now: datetime
+) -> bool:
+    kind = event.type
+    if kind.startswith("setup_intent."):
+        return cards.record_setup(s, gw, event.object_id, now)
+    if kind.startswith("payment_intent."):
+        return billing.reconcile_intent(s, event.object_id)
+    if kind.startswith("invoice."):
+        return subscriptions.reconcile_invoice(s, gw, event.object_id, now)
+    if kind.startswith("customer.subscription."):
+        return subscriptions.reconcile_subscription(s, gw, event.object_id, now)
+    return False
