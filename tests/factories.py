@@ -168,3 +168,64 @@ def membership(
     s.add(m)
     s.flush()
     return m
+
+
+# Appended for the OCPP bridge tests.
+from backend.db.models import PriceVersion, RfidToken  # noqa: E402
+
+CHARGER_PASSWORD = "charger-secret-0123456789abcdef"
+_CHARGER_HASH = hash_password(CHARGER_PASSWORD)
+
+
+def charger_password(s: Session, cp: ChargePoint, *, hashed: str | None = None) -> str:
+    """Give a charge point the shared test password (its argon2 hash, made once)."""
+    cp.password_hash = hashed or _CHARGER_HASH
+    s.flush()
+    return CHARGER_PASSWORD
+
+
+def rfid_token(
+    s: Session,
+    setup: OperatorSetup,
+    id_tag: str,
+    *,
+    driver: User | None = None,
+    blocked_at: datetime | None = None,
+) -> RfidToken:
+    token = RfidToken(
+        operator_id=setup.operator.id,
+        id_tag=id_tag.upper(),
+        driver_id=driver.id if driver else None,
+        price_group_id=setup.company.id,
+        blocked_at=blocked_at,
+    )
+    s.add(token)
+    s.flush()
+    return token
+
+
+def price_version(
+    s: Session,
+    st: Site,
+    group: PriceGroup,
+    *,
+    energy_per_kwh: str = "2.40",
+    effective_from: datetime | None = None,
+    revision: int = 1,
+) -> PriceVersion:
+    """A fixed-price version (hotel-model fields zero), in force from 2026-01-01."""
+    row = PriceVersion(
+        site_id=st.id,
+        price_group_id=group.id,
+        revision=revision,
+        model="fixed",
+        currency=st.currency,
+        vat_rate=st.vat_rate,
+        energy_per_kwh=Decimal(energy_per_kwh),
+        idle_per_minute=Decimal(0),
+        billing_mode="per_session",
+        effective_from=effective_from or datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    s.add(row)
+    s.flush()
+    return row

@@ -1,0 +1,46 @@
+"""`python -m ocpp_bridge [--host H] [--port P]`: run the OCPP central system alone.
+
+Settings come from the environment (ocpp_bridge/config.py; DATABASE_URL as for the
+backend); the options override host and port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from ocpp_bridge.bootstrap import build_bridge
+from ocpp_bridge.config import BridgeSettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ocpp_bridge", description=__doc__)
+    parser.add_argument("--host", help="listen address (WATTPASS_OCPP_HOST)")
+    parser.add_argument("--port", type=int, help="listen port (WATTPASS_OCPP_PORT)")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = BridgeSettings.from_env(**overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The ocpp library logs every frame at INFO: thousands of lines a second at scale.
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
+    asyncio.run(_run(settings))
+
+
+async def _run(settings: BridgeSettings) -> None:
+    engine = make_engine(Settings.from_env().database_url)
+    bridge = build_bridge(settings, make_session_factory(engine))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, bridge.request_stop)
+    try:
+        await bridge.serve()
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
