@@ -89,14 +89,28 @@ class CentralSystem:
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         identity = identity_from_path(request.path)
+        address = _client_address(connection)
+        if self.authenticator.per_address.retry_after(address):
+            return _too_many(connection, self.authenticator.per_address.retry_after(address))
         facts = await self.authenticator.charger(identity) if identity else None
         if facts is None:
+            # Probing for identities counts against the address like a wrong password.
+            self.authenticator.per_address.failed(address)
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charger identity.\n")
         try:
             username, password = parse_authorization_basic(request.headers["Authorization"])
         except (KeyError, InvalidHeader):
             return _unauthorized(connection, "HTTP Basic authentication required.\n")
-        if username != facts.identity or not await self.authenticator.check(facts, password):
+        auth = self.authenticator
+        if username == facts.identity and auth.known_good(facts, password):
+            self._admitted[connection] = facts
+            return None
+        wait = auth.retry_after(facts.identity, address)
+        if wait:
+            log.warning("charger %s: too many failed logins, refused for %d s", identity, wait)
+            return _too_many(connection, wait)
+        if username != facts.identity or not await auth.check(facts, password):
+            auth.failed(facts.identity, address)
             log.warning("charger %s: wrong credentials", identity)
             return _unauthorized(connection, "Wrong identity or password.\n")
         self._admitted[connection] = facts
@@ -129,6 +143,19 @@ class CentralSystem:
         task = asyncio.create_task(old.close("replaced by a newer connection"))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def _too_many(connection: ServerConnection, wait: int) -> Response:
+    response = connection.respond(
+        HTTPStatus.TOO_MANY_REQUESTS, f"Too many failed logins; try again in {wait} seconds.\n"
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _client_address(connection: ServerConnection) -> str:
+    peer = connection.remote_address
+    return str(peer[0]) if peer else ""
 
 
 def _unauthorized(connection: ServerConnection, text: str) -> Response:

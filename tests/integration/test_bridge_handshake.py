@@ -122,6 +122,48 @@ def test_a_checked_password_is_cached_until_the_stored_hash_changes(container, c
     run(scenario())
 
 
+def test_password_guessing_is_throttled_without_locking_out_the_real_charger(
+    container, clock, cp
+) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> None:
+        async with running_bridge(container, clock) as h:
+            auth = h.bridge.authenticator
+            await (await h.open(cp.ocpp_identity)).close()  # the charger was seen before
+            runs = auth.verifications
+            for n in range(auth.per_identity.limit):
+                with pytest.raises(InvalidStatus) as wrong:
+                    await h.open(cp.ocpp_identity, password=f"guess-{n}")
+                assert wrong.value.response.status_code == 401
+            with pytest.raises(InvalidStatus) as throttled:
+                await h.open(cp.ocpp_identity, password="one-more-guess")
+            response = throttled.value.response
+            assert response.status_code == 429
+            assert int(response.headers["Retry-After"]) > 0
+            assert b"try again in" in response.body
+            # The guess past the limit cost no argon2 run …
+            assert auth.verifications == runs + auth.per_identity.limit
+            # … and the charger with its real password still gets in.
+            ws = await h.open(cp.ocpp_identity)
+            assert ws.subprotocol == "ocpp1.6"
+
+    run(scenario())
+
+
+def test_probing_unknown_identities_from_one_address_is_throttled(container, clock, cp) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> None:
+        async with running_bridge(container, clock) as h:
+            limit = h.bridge.authenticator.per_address.limit
+            for n in range(limit):
+                with pytest.raises(InvalidStatus) as unknown:
+                    await h.open(f"CP-PROBE-{n}")
+                assert unknown.value.response.status_code == 404
+            with pytest.raises(InvalidStatus) as throttled:
+                await h.open("CP-PROBE-LAST")
+            assert throttled.value.response.status_code == 429
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_the_newest_connection_wins_and_the_old_is_closed(container, clock, cp, version) -> None:  # type: ignore[no-untyped-def]
     heartbeat = c16.Heartbeat() if version == "1.6" else c201.Heartbeat()
