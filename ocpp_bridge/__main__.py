@@ -15,6 +15,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from ocpp_bridge.bootstrap import build_bridge
 from ocpp_bridge.config import BridgeSettings
+from ocpp_bridge.operations import Operations
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,12 +34,22 @@ def main(argv: list[str] | None = None) -> None:
 async def _run(settings: BridgeSettings) -> None:
     engine = make_engine(Settings.from_env().database_url)
     bridge = build_bridge(settings, make_session_factory(engine))
+    # Health monitoring, firmware campaigns and, with REDIS_URL, command routing.
+    ops = Operations.from_env(bridge)
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, bridge.request_stop)
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await bridge.serve()
+        await bridge.start()
+        await ops.start()
+        # Supervisors and tests wait for this line before sending chargers here.
+        print("READY", bridge.url, flush=True)
+        await stop.wait()
     finally:
+        # Operations first: they use the bridge's connections and database threads.
+        await ops.close()
+        await bridge.close()
         engine.dispose()
 
 

@@ -35,7 +35,7 @@ class Node:
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.bridge_node", "--port", "0"],
+            [sys.executable, "-m", "ocpp_bridge", "--port", "0"],
             cwd=ROOT,
             env=env | {"WATTPASS_OCPP_NODE_ID": name},
             stdout=subprocess.PIPE,
