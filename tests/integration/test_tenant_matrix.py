@@ -109,6 +109,7 @@ OPERATOR_CASES: dict[str, OperatorCase] = {
     f"GET {OPS}": OperatorCase(),
     f"PATCH {OPS}": OperatorCase(body=lambda t: {"phone": "+48 600 100 200"}, admin_only=True),
     f"GET {OPS}/staff": OperatorCase(),
+    f"GET {OPS}/sessions": OperatorCase(),
     f"POST {OPS}/staff": OperatorCase(
         body=lambda t: {"email": f"new@{t.name.lower()}.example.com", "password": PASSWORD},
         owner_status=201,
@@ -178,6 +179,7 @@ OPERATOR_CASES: dict[str, OperatorCase] = {
     f"GET {TOKEN}": OperatorCase(),
     f"POST {TOKEN}/block": OperatorCase(),
     f"POST {TOKEN}/unblock": OperatorCase(),
+    f"GET {OPS}/statements": OperatorCase(query="?period=2026-11"),
 }
 
 
@@ -716,6 +718,173 @@ def check_outbox(client, w: World) -> None:
     add_device(client, w.a, "token-of-bob")
     assert outbox(w.a) == a_messages
     assert outbox(w.b) == [(None, body) for _, body in b_messages]
+
+
+def issue_receipt(client, driver: Driver, site_id: int, key: str) -> int:
+    """A receipt of the driver's, as billing issues one (no endpoint does)."""
+    from decimal import Decimal
+
+    from backend.db.models import Site
+    from backend.services import receipts
+
+    c = client.application.extensions["wattpass"]
+    line = {
+        "kind": "energy",
+        "quantity": "10.000",
+        "unit": "kWh",
+        "unit_price": "2.20",
+        "amount_minor": 2200,
+    }
+    with c.session_factory() as s:
+        draft = receipts.Draft(
+            kind="receipt",
+            source_key=key,
+            driver_id=driver.id,
+            site=s.get(Site, site_id),
+            currency="PLN",
+            vat_rate=Decimal("0.23"),
+            lines=[line],
+            sessions=[],
+        )
+        r = receipts.issue(s, receipts.Seller.from_settings(c.settings), draft, c.clock())
+        s.commit()
+        return int(r.id)
+
+
+@covers("GET /me/receipts", "GET /me/receipts/{receipt_id}", "GET /me/receipts/{receipt_id}/pdf")
+def check_receipts(client, w: World) -> None:
+    mine = issue_receipt(client, w.a, w.x.public_site_id, "matrix:a")
+    theirs = issue_receipt(client, w.b, w.y.public_site_id, "matrix:b")
+
+    def listed(d: Driver) -> list[int]:
+        return [r["id"] for r in ok(client.get("/me/receipts", headers=d.headers))]
+
+    assert (listed(w.a), listed(w.b)) == ([mine], [theirs])
+    for suffix in ("", "/pdf"):
+        same_as_missing(
+            client,
+            "GET",
+            f"/me/receipts/{theirs}{suffix}",
+            f"/me/receipts/{MISSING}{suffix}",
+            headers=w.a.headers,
+        )
+        assert client.get(f"/me/receipts/{theirs}{suffix}", headers=w.b.headers).status_code == 200
+    assert ok(client.get(f"/me/receipts/{mine}", headers=w.a.headers))["gross"] == "22.00"
+
+
+# --- charging sessions: a driver's own, started only where the driver may charge ----------
+
+
+def session_of(client, driver: Driver, cp_id: int) -> tuple[int, int]:
+    """(charging session, app start) of the driver's at the point, as the bridge and the
+    start endpoint leave them (no charger is involved in these checks)."""
+    from datetime import UTC, datetime
+
+    from backend.db.models import ChargingSession, SessionStart
+    from backend.services.session_access import app_id_tag
+
+    c = client.application.extensions["wattpass"]
+    with c.session_factory() as s:
+        cp = s.get(ChargePoint, cp_id)
+        tag = app_id_tag(s, driver.id)
+        now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+        row = ChargingSession(
+            charge_point_id=cp_id, connector_id=1, ocpp_version="1.6", start_key=f"m-{driver.id}",
+            id_tag=tag, auth_status="Accepted", driver_id=driver.id, currency="PLN",
+            started_at=now, meter_start_wh=0, status="active", created_at=now, updated_at=now,
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        start = SessionStart(
+            driver_id=driver.id, site_id=cp.site_id, charge_point_id=cp_id, connector_id=1,
+            id_tag=tag, billing_mode="per_session", status="started", session_id=row.id,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        s.add(start)
+        s.commit()
+        return row.id, start.id
+
+
+@covers("POST /me/sessions")
+def check_session_start(client, w: World) -> None:
+    def body(cp_id: int) -> dict[str, int]:
+        return {"charge_point_id": cp_id, "connector_id": 1}
+
+    # A is no member of Y: Y's private point is a missing one, whatever follows.
+    real = client.post("/me/sessions", json=body(w.y.private_cp_id), headers=w.a.headers)
+    missing = client.post("/me/sessions", json=body(MISSING), headers=w.a.headers)
+    assert real.status_code == 404 and answer(real) == answer(missing)
+    # B is: the point exists for B (no charger connection here, so no start either).
+    theirs = client.post("/me/sessions", json=body(w.y.private_cp_id), headers=w.b.headers)
+    assert theirs.status_code not in (404, 201), answer(theirs)
+
+
+@covers("GET /me/sessions", "GET /me/sessions/{session_id}", "POST /me/sessions/{session_id}/stop")
+def check_sessions(client, w: World) -> None:
+    mine, _ = session_of(client, w.a, w.x.public_cp_id)
+    theirs, _ = session_of(client, w.b, w.y.private_cp_id)
+
+    def listed(d: Driver) -> list[int]:
+        return [x["id"] for x in ok(client.get("/me/sessions", headers=d.headers))]
+
+    assert (listed(w.a), listed(w.b)) == ([mine], [theirs])
+    for method, suffix in (("GET", ""), ("POST", "/stop")):
+        same_as_missing(
+            client,
+            method,
+            f"/me/sessions/{theirs}{suffix}",
+            f"/me/sessions/{MISSING}{suffix}",
+            headers=w.a.headers,
+        )
+    assert ok(client.get(f"/me/sessions/{theirs}", headers=w.b.headers))["id"] == theirs
+    # B's own stop reaches the (absent) charger connection: not a 404.
+    assert client.post(f"/me/sessions/{theirs}/stop", headers=w.b.headers).status_code == 503
+
+
+@covers("GET /me/session-starts/{start_id}")
+def check_session_starts(client, w: World) -> None:
+    _, mine = session_of(client, w.a, w.x.public_cp_id)
+    _, theirs = session_of(client, w.b, w.y.private_cp_id)
+    same_as_missing(
+        client, "GET", f"/me/session-starts/{theirs}", f"/me/session-starts/{MISSING}",
+        headers=w.a.headers,
+    )  # fmt: skip
+    assert ok(client.get(f"/me/session-starts/{mine}", headers=w.a.headers))["id"] == mine
+    assert ok(client.get(f"/me/session-starts/{theirs}", headers=w.b.headers))["id"] == theirs
+
+
+@covers("GET /operators/{operator_id}/statements/pdf")
+def check_statement_pdf(client, w: World) -> None:
+    query = "/statements/pdf?period=2026-11"
+    same_as_missing(
+        client,
+        "GET",
+        f"/operators/{w.y.operator_id}{query}",
+        f"/operators/{MISSING}{query}",
+        headers=w.x.staff,
+    )
+    same_as_missing(
+        client,
+        "GET",
+        f"/operators/{w.x.operator_id}{query}&code_id={w.y.code_id}",
+        f"/operators/{w.x.operator_id}{query}&code_id={MISSING}",
+        headers=w.x.staff,
+    )
+    for headers in (w.y.staff, w.admin):
+        r = client.get(f"/operators/{w.y.operator_id}{query}", headers=headers)
+        assert r.status_code == 200 and r.mimetype == "application/pdf"
+
+
+def test_statements_take_only_the_operators_own_codes(client, world):
+    """code_id is in the query, out of reach of the path checks above: Y's code under X
+    is exactly a missing code, and Y's staff naming it get their statement."""
+    w = world
+    url = f"/operators/{w.x.operator_id}/statements?period=2026-11"
+    same_as_missing(
+        client, "GET", f"{url}&code_id={w.y.code_id}", f"{url}&code_id={MISSING}", headers=w.x.staff
+    )
+    own = f"/operators/{w.y.operator_id}/statements?period=2026-11&code_id={w.y.code_id}"
+    assert ok(client.get(own, headers=w.y.staff))["operator_id"] == w.y.operator_id
 
 
 @pytest.mark.parametrize("operation", sorted(CHECKS))

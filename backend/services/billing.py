@@ -1,0 +1,359 @@
+"""Billing an ended charging session: price it, collect or record it, document it, tell
+the driver (domain.md §5, billing modes).
+
+    billing = SessionBilling(payments, seller, notifications)
+    billing.bill_ended_session(s, session_id, now)     # the session-ended port calls this
+    billing.close_month(s, driver_id, site_id, "2026-11", now)
+
+Each step is recorded on the session's `SessionCharge` before the next one starts, so a
+call that failed half-way (Stripe out of reach) resumes where it stopped, and a call for
+a session already billed changes nothing.
+
+- per_session: the hold placed at the start is settled with the final amount (none was
+  placed, e.g. an RFID start: one is placed now and settled at once); paid, a receipt.
+- monthly: recorded for the month of the session's end; `close_month` charges the
+  saved card once (payments.charge_period) and issues one receipt for the month.
+- operator_invoiced (P2 hotel guests): no card; the session is on the operator's
+  per-code statement, and the guest gets a charging-service statement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.db.models import ChargingSession, Payment, Receipt, SessionCharge, Site
+from backend.db.models.enums import BillingMode
+from backend.errors import Conflict, NotFound
+from backend.services import billing_pricing, receipts
+from backend.services import payment_state as st
+from backend.services.billing_periods import open_period
+from backend.services.notification_events import SessionEnded
+from backend.services.payment_gateway import (
+    AuthenticationRequired,
+    PaymentError,
+    PaymentProviderUnavailable,
+    PaymentRequestRejected,
+)
+from backend.services.payments import Settlement
+from backend.services.receipts import Seller
+from shared.money import Money
+
+log = logging.getLogger(__name__)
+
+PRICED, PAID, FREE = "priced", "paid", "free"
+PAYMENT_PENDING, PAYMENT_FAILED = "payment_pending", "payment_failed"
+AWAITING_PERIOD, CLOSING, PERIOD_CHARGED = "awaiting_period", "closing", "period_charged"
+OPERATOR_INVOICED, AWAITING_COST, UNBILLABLE = "operator_invoiced", "awaiting_cost", "unbillable"
+#: Nothing more happens to these on their own (a failed payment is retried on purpose).
+SETTLED = {PAID, FREE, OPERATOR_INVOICED, UNBILLABLE, PAYMENT_FAILED, AWAITING_COST}
+
+
+class CardPayments(Protocol):
+    """What billing needs of the payments module (backend.services.payments.Billing)."""
+
+    def place_hold(
+        self,
+        s: Session,
+        session_ref: int,
+        driver_id: int,
+        currency: str,
+        now: datetime,
+        *,
+        site_id: int | None = None,
+    ) -> Payment: ...
+
+    def settle(self, s: Session, session_ref: int, amount: Money | int) -> Settlement: ...
+
+    def charge_period(
+        self, s: Session, driver_id: int, site_id: int, period: str, amount: Money | int
+    ) -> Payment: ...
+
+
+class DriverNotifier(Protocol):
+    def notify(self, s: Session, user_id: int, event: SessionEnded, *, now: datetime) -> object: ...
+
+
+class SessionBilling:
+    def __init__(
+        self,
+        payments: CardPayments,
+        seller: Seller,
+        notifications: DriverNotifier | None = None,
+    ) -> None:
+        self.payments = payments
+        self.seller = seller
+        self.notifications = notifications
+
+    # --- the session-ended port's work ----------------------------------------------------
+
+    def bill_ended_session(self, s: Session, session_id: int, now: datetime) -> SessionCharge:
+        """Price, collect, document and notify, once per session (commits)."""
+        charge = self.charge_of(s, session_id, now)
+        if charge.billing_mode == BillingMode.PER_SESSION:
+            self._per_session(s, charge, now)
+        elif charge.billing_mode == BillingMode.MONTHLY:
+            self._monthly(s, charge)
+        elif charge.billing_mode == BillingMode.OPERATOR_INVOICED:
+            self._operator_invoiced(s, charge, now)
+        self._notify(s, charge, now)
+        return charge
+
+    def charge_of(self, s: Session, session_id: int, now: datetime) -> SessionCharge:
+        """The session's priced charge, priced the first time (commits)."""
+        found = _charge(s, session_id)
+        if found is not None:
+            return found
+        session = s.get(ChargingSession, session_id)
+        if session is None:
+            raise NotFound("No such charging session.")
+        if session.status not in billing_pricing.ENDED:
+            raise Conflict("This session has not ended yet.")
+        try:
+            values = billing_pricing.price_session_row(s, session_id).values
+        except billing_pricing.Unbillable as exc:
+            values = billing_pricing.unbillable_values(s, session, str(exc))
+        charge = SessionCharge(**values, priced_at=now, updated_at=now)
+        s.add(charge)
+        try:
+            s.commit()
+        except IntegrityError:  # priced meanwhile by another delivery of the same notice
+            s.rollback()
+            found = _charge(s, session_id)
+            if found is None:
+                raise
+            return found
+        return charge
+
+    # --- per_session ------------------------------------------------------------------------
+
+    def _per_session(self, s: Session, charge: SessionCharge, now: datetime) -> None:
+        if charge.status in (PRICED, PAYMENT_PENDING):
+            self._collect(s, charge, now)
+        if charge.status == PAID and charge.receipt_id is None:
+            payment = s.get(Payment, charge.payment_id) if charge.payment_id else None
+            receipt = receipts.session_receipt(s, self.seller, charge, payment, now)
+            charge.receipt_id = receipt.id
+            s.commit()
+
+    def _collect(self, s: Session, charge: SessionCharge, now: datetime) -> None:
+        amount = charge.gross_minor
+        hold = s.scalar(
+            select(Payment).where(Payment.session_ref == charge.session_id, Payment.kind == st.HOLD)
+        )
+        if hold is None and amount == 0:
+            self._mark(s, charge, FREE, now)
+            return
+        # No hold was placed at the start (an RFID start, say), or it never reached the
+        # card processor: hold now (idempotent per session) and settle at once.
+        if amount and (hold is None or hold.status in (st.PENDING, st.FAILED)):
+            if charge.driver_id is None:
+                self._mark(s, charge, UNBILLABLE, now, "Nobody to bill: no driver.")
+                return
+            try:
+                self.payments.place_hold(
+                    s,
+                    charge.session_id,
+                    charge.driver_id,
+                    charge.currency,
+                    now,
+                    site_id=charge.site_id,
+                )
+            except PaymentProviderUnavailable:
+                raise
+            except AuthenticationRequired as exc:
+                self._mark(s, charge, PAYMENT_PENDING, None, exc.message)
+                return
+            except PaymentError as exc:
+                self._mark(s, charge, PAYMENT_FAILED, None, exc.message)
+                return
+        try:
+            done = self.payments.settle(s, charge.session_id, amount)
+        except (PaymentProviderUnavailable, PaymentRequestRejected):
+            raise  # transient: the outbox tries again
+        except (PaymentError, Conflict, NotFound) as exc:
+            self._mark(s, charge, PAYMENT_FAILED, None, exc.message)
+            return
+        charge.payment_id = done.hold.id
+        if done.settled:
+            self._mark(s, charge, PAID if amount else FREE, now)
+        else:
+            reason = done.extra.failure_message if done.extra is not None else ""
+            self._mark(s, charge, PAYMENT_PENDING, None, reason or "Payment not completed yet.")
+
+    @staticmethod
+    def _mark(
+        s: Session, charge: SessionCharge, status: str, settled: datetime | None, why: str = ""
+    ) -> None:
+        charge.status = status
+        charge.failure = why[:300]
+        if settled is not None:
+            charge.settled_at = settled
+        s.commit()
+
+    # --- monthly ----------------------------------------------------------------------------
+
+    def _monthly(self, s: Session, charge: SessionCharge) -> None:
+        if charge.status != PRICED:
+            return
+        if charge.driver_id is None or charge.site_id is None:
+            self._mark(s, charge, UNBILLABLE, None, "Nobody to bill: no driver.")
+            return
+        # A month already closed for this driver and site takes no more sessions: a late
+        # one goes into the next open month (domain.md §5, late corrections).
+        charge.period = open_period(s, charge.driver_id, charge.site_id, charge.period)
+        self._mark(s, charge, AWAITING_PERIOD, None)
+
+    def close_month(
+        self, s: Session, driver_id: int, site_id: int, period: str, now: datetime
+    ) -> Receipt | None:
+        """Charge the driver's month at the site once and issue its receipt (commits).
+        Idempotent: again, it returns the same receipt; a declined charge is retried with
+        the payments module (`retry`), then this is called again."""
+        charges = _month_charges(s, driver_id, site_id, period)
+        if not charges:
+            return None
+        for c in charges:
+            if c.status == AWAITING_PERIOD:
+                c.status = CLOSING  # the month's set is fixed before the card is charged
+        s.commit()
+        total = sum(c.gross_minor for c in charges)
+        payment = self.payments.charge_period(s, driver_id, site_id, period, total)
+        for c in charges:
+            c.payment_id = payment.id
+            if c.status == CLOSING:
+                c.status = PERIOD_CHARGED
+        s.commit()
+        receipt = None
+        if payment.status in st.COLLECTED:
+            receipt = receipts.month_receipt(s, self.seller, charges, payment, period, now)
+            for c in charges:
+                c.status, c.receipt_id, c.settled_at = PAID, receipt.id, c.settled_at or now
+        elif payment.status == st.NOTHING_DUE:
+            for c in charges:
+                c.status, c.settled_at = FREE, c.settled_at or now
+        s.commit()
+        return receipt
+
+    def close_period(self, s: Session, period: str, now: datetime) -> list[Receipt]:
+        """close_month for every driver and site with sessions waiting in `period`."""
+        pairs = s.execute(
+            select(SessionCharge.driver_id, SessionCharge.site_id)
+            .where(
+                SessionCharge.billing_mode == BillingMode.MONTHLY,
+                SessionCharge.period == period,
+                SessionCharge.status.in_([AWAITING_PERIOD, CLOSING, PERIOD_CHARGED]),
+            )
+            .distinct()
+        ).all()
+        out = []
+        for driver_id, site_id in pairs:
+            try:
+                receipt = self.close_month(s, driver_id, site_id, period, now)
+            except PaymentProviderUnavailable:
+                s.rollback()
+                log.warning("card payments unavailable closing %s for driver %s", period, driver_id)
+                continue
+            if receipt is not None:
+                out.append(receipt)
+        return out
+
+    # --- operator_invoiced --------------------------------------------------------------
+
+    def _operator_invoiced(self, s: Session, charge: SessionCharge, now: datetime) -> None:
+        if charge.status == PRICED:
+            charge.status, charge.settled_at = OPERATOR_INVOICED, now
+        if charge.status == OPERATOR_INVOICED and charge.receipt_id is None and charge.driver_id:
+            statement = receipts.guest_statement(s, self.seller, charge, now)
+            charge.receipt_id = statement.id
+        s.commit()
+
+    # --- afterwards ---------------------------------------------------------------------
+
+    def _notify(self, s: Session, charge: SessionCharge, now: datetime) -> None:
+        """The driver hears once that the session ended, with its energy and amount."""
+        if self.notifications is None or charge.driver_id is None or charge.notified_at:
+            return
+        if charge.status in (PRICED, UNBILLABLE):
+            return
+        site = s.get(Site, charge.site_id) if charge.site_id else None
+        charge.notified_at = now  # committed by notify, with the inbox row
+        event = SessionEnded(
+            charge.session_id,
+            site.name if site is not None else "",
+            Decimal(charge.energy_wh).scaleb(-3),
+            Money(charge.gross_minor, charge.currency),
+        )
+        self.notifications.notify(s, charge.driver_id, event, now=now)
+        s.commit()
+
+    def bill_pending(
+        self, s: Session, now: datetime, *, retry_failed: bool = False, limit: int = 200
+    ) -> int:
+        """A worker's sweep: finish charges left half-way (Stripe was down, 3-D Secure
+        was pending; with `retry_failed`, declined ones too) and issue correction notes
+        for refunds. The number of charges looked at."""
+        wanted = [PRICED, PAYMENT_PENDING] + ([PAYMENT_FAILED] if retry_failed else [])
+        ids: Sequence[int] = s.scalars(
+            select(SessionCharge.session_id)
+            .where(SessionCharge.status.in_(wanted))
+            .order_by(SessionCharge.id)
+            .limit(limit)
+        ).all()
+        for session_id in ids:
+            charge = _charge(s, session_id)
+            if charge is not None and charge.status == PAYMENT_FAILED:
+                charge.status = PRICED
+                s.commit()
+            try:
+                self.bill_ended_session(s, session_id, now)
+            except PaymentError:
+                s.rollback()
+                log.warning("billing session %s must wait", session_id)
+        self.issue_corrections(s, now)
+        return len(ids)
+
+    def issue_corrections(self, s: Session, now: datetime) -> list[Receipt]:
+        """Correction notes for refunds on receipted payments not yet corrected."""
+        from backend.db.models import Refund
+
+        done = select(Receipt.refund_id).where(Receipt.refund_id.is_not(None))
+        pending = s.scalars(
+            select(Refund)
+            .where(Refund.status == "succeeded", Refund.id.not_in(done))
+            .order_by(Refund.id)
+        ).all()
+        out = []
+        for refund in pending:
+            note = receipts.correction(s, self.seller, refund, now)
+            s.commit()
+            if note is not None:
+                out.append(note)
+        return out
+
+
+def _charge(s: Session, session_id: int) -> SessionCharge | None:
+    return s.scalar(select(SessionCharge).where(SessionCharge.session_id == session_id))
+
+
+def _month_charges(s: Session, driver_id: int, site_id: int, period: str) -> list[SessionCharge]:
+    return list(
+        s.scalars(
+            select(SessionCharge)
+            .where(
+                SessionCharge.driver_id == driver_id,
+                SessionCharge.site_id == site_id,
+                SessionCharge.period == period,
+                SessionCharge.billing_mode == BillingMode.MONTHLY,
+                SessionCharge.status.in_([AWAITING_PERIOD, CLOSING, PERIOD_CHARGED, PAID, FREE]),
+            )
+            .order_by(SessionCharge.started_at, SessionCharge.id)
+        )
+    )

@@ -1,0 +1,56 @@
+"""Billing periods of monthly billing: calendar months (YYYY-MM) in the site's time zone.
+
+domain.md §5: sessions belong to the period of their end; a period is settled once, and
+what arrives after it closed goes into the next one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Payment, SessionCharge
+from backend.db.models.enums import BillingMode
+
+CLOSED = ("closing", "period_charged", "paid", "free")
+
+
+def next_period(period: str) -> str:
+    year, month = (int(x) for x in period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+def is_closed(s: Session, driver_id: int, site_id: int, period: str) -> bool:
+    """Has the driver's month at the site been closed (its card charge started)?"""
+    charged = s.scalar(
+        select(Payment.id).where(
+            Payment.driver_id == driver_id,
+            Payment.site_id == site_id,
+            Payment.period == period,
+            Payment.kind == "monthly",
+        )
+    )
+    if charged is not None:
+        return True
+    closing = s.scalar(
+        select(SessionCharge.id)
+        .where(
+            SessionCharge.driver_id == driver_id,
+            SessionCharge.site_id == site_id,
+            SessionCharge.period == period,
+            SessionCharge.billing_mode == BillingMode.MONTHLY,
+            SessionCharge.status.in_(CLOSED),
+        )
+        .limit(1)
+    )
+    return closing is not None
+
+
+def open_period(s: Session, driver_id: int, site_id: int, period: str) -> str:
+    """`period`, or the first later month not yet closed for the driver and site."""
+    for _ in range(120):
+        if not is_closed(s, driver_id, site_id, period):
+            return period
+        period = next_period(period)
+    return period
