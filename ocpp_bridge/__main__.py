@@ -11,8 +11,9 @@ import asyncio
 import logging
 import signal
 
+from backend.bootstrap import bootstrap
 from backend.config import Settings
-from backend.db import make_engine, make_session_factory
+from backend.services.charger_alerts import StaffAlerts
 from ocpp_bridge.bootstrap import build_bridge
 from ocpp_bridge.config import BridgeSettings
 from ocpp_bridge.operations import Operations
@@ -32,10 +33,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _run(settings: BridgeSettings) -> None:
-    engine = make_engine(Settings.from_env().database_url)
-    bridge = build_bridge(settings, make_session_factory(engine))
+    # The backend's wiring: ended sessions are billed (payments, receipts, notices) and
+    # charger alerts go to the operator's staff, the same way the API process does it.
+    container = bootstrap(Settings.from_env())
+    bridge = build_bridge(
+        settings, container.session_factory, session_ended_port=container.session_ended
+    )
     # Health monitoring, firmware campaigns and, with REDIS_URL, command routing.
-    ops = Operations.from_env(bridge)
+    ops = Operations.from_env(bridge, alerts=StaffAlerts(container.notifications))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,7 +55,7 @@ async def _run(settings: BridgeSettings) -> None:
         # Operations first: they use the bridge's connections and database threads.
         await ops.close()
         await bridge.close()
-        engine.dispose()
+        container.close()
 
 
 if __name__ == "__main__":
