@@ -243,7 +243,13 @@ class SessionBilling:
         return receipt
 
     def close_period(self, s: Session, period: str, now: datetime) -> list[Receipt]:
-        """close_month for every driver and site with sessions waiting in `period`."""
+        """close_month for every driver and site with sessions waiting in `period`;
+        first the variable-cost (co-op) sites whose month can be closed (readings
+        complete, month over): their sessions get their share of the actual cost and
+        are charged with the others (billing_coop)."""
+        from backend.services import billing_coop
+
+        billing_coop.close_ready(s, period, now)
         pairs = s.execute(
             select(SessionCharge.driver_id, SessionCharge.site_id)
             .where(
