@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 
@@ -48,6 +49,7 @@ async def _run(settings: BridgeSettings) -> None:
     try:
         await bridge.start()
         await ops.start()
+        _tune_garbage_collector()
         # Supervisors and tests wait for this line before sending chargers here.
         print("READY", bridge.url, flush=True)
         await stop.wait()
@@ -56,6 +58,15 @@ async def _run(settings: BridgeSettings) -> None:
         await ops.close()
         await bridge.close()
         container.close()
+
+
+def _tune_garbage_collector() -> None:
+    """Meter batches live just long enough to be promoted, so at 2,000 chargers the
+    default thresholds ran a full collection every second, each pausing the event loop
+    for ~200 ms (bench/ocpp_bridge.py, docs/benchmarks.md). Objects made at start-up are
+    frozen out of collection and young generations collected less often."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 if __name__ == "__main__":
