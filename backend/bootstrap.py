@@ -64,8 +64,13 @@ class Container:
         """The session-ended port for the OCPP bridge: billing. Pass it to
         `build_bridge(..., session_ended_port=container.session_ended)`."""
         from backend.services.billing_port import BillingSessionEndedPort
+        from backend.services.session_follow_up import LinkingSessionEndedPort
 
-        return BillingSessionEndedPort(self.session_factory, self.session_billing, self.clock)
+        billing = BillingSessionEndedPort(self.session_factory, self.session_billing, self.clock)
+        # An app start's card hold and its notices are tied to the session before billing.
+        return LinkingSessionEndedPort(
+            billing, self.session_factory, self.notifications, self.clock
+        )
 
 
 def make_notifier(

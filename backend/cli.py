@@ -1,8 +1,9 @@
 """The `wattpass` command: migrate, demo, serve, run, create-admin.
 
 `wattpass run` is the one-command platform of the README: it migrates the database,
-loads the demo data and starts the supervised components (today the API; later the
-OCPP bridge, simulated chargers and localstripe) until Ctrl-C or SIGTERM.
+loads the demo data and starts the supervised components — localstripe, the OCPP
+bridge with its in-process charger gateway, the API, the background jobs and the demo's
+simulated chargers — until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -192,16 +194,97 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return supervise([*payments, api_component(settings, args.host, args.port)])
 
 
+def background_jobs(
+    container: Any, *, billing_retry_s: float = 300.0
+) -> list[tuple[str, Callable[[], object]]]:
+    """What nobody else schedules in the embedded run: push delivery and its retries,
+    code-expiry reminders, app-start follow-ups (link, started / car-full notices, holds
+    of starts that never began), and billing left half-way (Stripe was out of reach)."""
+    from backend.services.session_follow_up import follow_up
+
+    def in_session(job: Callable[[Any, Any], object]) -> Callable[[], object]:
+        def run() -> object:
+            with container.session_factory() as s:
+                return job(s, container.clock())
+
+        return run
+
+    def every(seconds: float, job: Callable[[], object]) -> Callable[[], object]:
+        last = [float("-inf")]
+
+        def run() -> object:
+            if time.monotonic() - last[0] < seconds:
+                return None
+            last[0] = time.monotonic()
+            return job()
+
+        return run
+
+    notes = container.notifications
+    return [
+        ("session follow-ups", in_session(
+            lambda s, now: follow_up(s, container.billing, notes, now))),
+        ("push delivery", in_session(notes.deliver_pending)),
+        ("code reminders", every(60, in_session(notes.remind_expiring_codes))),
+        # Seldom: a sweep that meets a session being billed by the session-ended port at
+        # that very moment could notify its driver twice (SessionBilling takes no lock).
+        ("billing retries", every(billing_retry_s, in_session(
+            container.session_billing.bill_pending))),
+    ]  # fmt: skip
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything in one process (architecture.md, embedded default)."""
+    from backend.app import create_app
+    from backend.bootstrap import bootstrap
+    from backend.server import ComponentError, PeriodicWorker, WsgiServer
+    from ocpp_bridge.config import BridgeSettings
+    from ocpp_bridge.embedded import DemoFleet, EmbeddedBridge, demo_chargers, demo_id_tags
+
     _say(f"Database: {redact_url(settings.database_url)}")
     migrate(settings)
     summary, path = load_demo_data(settings)
     _print_demo(summary, path)
-    # Later issues append the OCPP bridge, simulated chargers and localstripe here; the
-    # supervisor starts them in this order and stops them in reverse.
     settings, payments = payment_components(settings, args.host, args.port)
-    components = [*payments, api_component(settings, args.host, args.port)]
-    return supervise(components)
+    container = bootstrap(settings)
+    try:
+        bridge = EmbeddedBridge(
+            container, BridgeSettings.from_env(host=args.ocpp_host, port=args.ocpp_port)
+        )
+        try:
+            api = WsgiServer("api", create_app(container=container), args.host, args.port)
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+            ) from exc
+        components: list[Any] = [*payments, bridge, api]
+        components.append(PeriodicWorker("workers", background_jobs(container), args.jobs_every))
+        chargers = demo_chargers(summary) if args.simulated_chargers else []
+        if chargers:
+            components.append(
+                DemoFleet(
+                    lambda: bridge.url, chargers, args.sim_speed, id_tags=demo_id_tags(summary)
+                )
+            )
+        try:
+            return supervise(components)
+        except ComponentError as exc:
+            raise CommandError(str(exc)) from exc
+    finally:
+        container.close()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The background jobs alone (production shape: beside gunicorn and the bridge nodes,
+    until Celery beat takes them over)."""
+    from backend.bootstrap import bootstrap
+    from backend.server import PeriodicWorker
+
+    container = bootstrap(settings)
+    try:
+        return supervise([PeriodicWorker("workers", background_jobs(container), args.jobs_every)])
+    finally:
+        container.close()
 
 
 # --- create-admin --------------------------------------------------------------------
@@ -248,6 +331,36 @@ def _add_listen_options(parser: argparse.ArgumentParser, settings: Settings) -> 
     parser.add_argument("--port", type=int, default=settings.api_port, help="default: %(default)s")
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    ocpp_port = int(os.environ.get("WATTPASS_OCPP_PORT") or 9000)
+    parser.add_argument(
+        "--ocpp-host",
+        default=os.environ.get("WATTPASS_OCPP_HOST") or "127.0.0.1",
+        help="where chargers connect (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ocpp-port", type=int, default=ocpp_port, help="OCPP port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--no-simulated-chargers",
+        dest="simulated_chargers",
+        action="store_false",
+        help="do not connect the demo's simulated chargers",
+    )
+    parser.add_argument(
+        "--sim-speed",
+        type=float,
+        default=60.0,
+        help="simulated chargers' time runs this many times faster (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--jobs-every",
+        type=float,
+        default=5.0,
+        help="seconds between background job rounds (default: %(default)s)",
+    )
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wattpass", description="Wattpass EV-charging platform.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -257,6 +370,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         ("demo", "load the demo operators, sites and drivers", cmd_demo),
         ("serve", "serve the API", cmd_serve),
         ("run", "migrate, load the demo data and run the platform", cmd_run),
+        ("worker", "run the background jobs (push delivery, session follow-ups, …)", cmd_worker),
         ("create-admin", "create a platform admin account", cmd_create_admin),
     ]
     for name, help_text, func in commands:
@@ -264,6 +378,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         if name in ("serve", "run"):
             _add_listen_options(p, settings)
+        if name == "run":
+            _add_run_options(p)
+        if name == "worker":
+            p.add_argument("--jobs-every", type=float, default=5.0, help="seconds (%(default)s)")
         if name == "create-admin":
             p.add_argument("--email", required=True)
     return parser
@@ -277,6 +395,8 @@ def configure_logging(verbose: bool) -> None:
     )
     # Alembic narrates each step at INFO; one line from us is enough.
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # The ocpp library logs every frame at INFO; the simulated chargers send many.
+    logging.getLogger("ocpp").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Supervised components of the `wattpass` command and the API's WSGI server.
 
 `wattpass run` starts a list of components in order and stops them in reverse on
-Ctrl-C or SIGTERM. Today the list holds the API; the OCPP bridge, the simulated
-chargers and localstripe join it as further `Component`s without changing the loop.
+Ctrl-C or SIGTERM: localstripe, the OCPP bridge (ocpp_bridge.embedded), the API, the
+periodic workers and the simulated chargers.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ log = logging.getLogger("wattpass")
 access_log = logging.getLogger("wattpass.access")
 
 WsgiApp = Callable[..., Iterable[bytes]]
+
+
+class ComponentError(RuntimeError):
+    """A component could not start; the message says why, for a person."""
 
 
 class Component(Protocol):
@@ -141,6 +145,52 @@ class WsgiServer:
             f"API docs       {self.url}/docs",
             f"OpenAPI        {self.url}/openapi.json",
         ]
+
+
+class PeriodicWorker:
+    """Jobs run every `interval_s` seconds in a thread of their own (the embedded
+    stand-in for Celery beat): push delivery, reminders, session follow-ups. A job that
+    fails is logged and tried again next round; it never stops the others."""
+
+    def __init__(
+        self,
+        name: str,
+        jobs: Sequence[tuple[str, Callable[[], object]]],
+        interval_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.jobs = list(jobs)
+        self.interval_s = interval_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def run_once(self) -> None:
+        for job_name, job in self.jobs:
+            if self._stopping.is_set():
+                return
+            try:
+                job()
+            except Exception:
+                log.exception("%s: %s failed; trying again next round", self.name, job_name)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval_s):
+            self.run_once()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(self.interval_s + 30)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def banner(self) -> list[str]:
+        names = ", ".join(name for name, _ in self.jobs)
+        return [f"Workers        every {self.interval_s:g} s: {names}"]
 
 
 class Supervisor:

@@ -9,6 +9,10 @@ sites(latitude, longitude)), points are filtered and ordered by the haversine te
 a = sin²(Δφ/2) + cos φ1 · cos φ2 · sin²(Δλ/2), which grows with the great-circle distance
 d = 2R·asin(√a). So "d <= r" is "a <= sin²(r / 2R)", and no asin or sqrt runs per row;
 the distance itself is worked out in Python for the page's rows only.
+
+Plug and power filters first rule out the sites whose connector summary
+(catalogue_summary) shows no connector that could match, inside the index scan of
+sites; the exact per-connector test then runs for the points of the sites left.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Float,
@@ -38,6 +43,7 @@ from sqlalchemy.orm import Session
 from backend.db.base import UTCDateTime
 from backend.db.models import ChargePoint, Connector, Favourite, Operator, PriceGroup, Site
 from backend.db.models.enums import ConnectorStatus
+from backend.services.catalogue_summary import wanted_bits
 from backend.services.visibility import Viewer, site_memberships, visible_site
 from shared.geo import EARTH_RADIUS_M, bounding_box
 
@@ -68,6 +74,7 @@ class Shape:
     lon_ranges: int | None = None  # a radius cut-off: 1 or 2 (across ±180°) or 0 ranges
     plugs: bool = False
     min_power: bool = False
+    site_bits: bool = False  # the plug and power filters narrow sites by connector_bits
     available: bool = False
     operator: bool = False
     price_group: bool = False
@@ -113,12 +120,16 @@ def shape_and_parameters(
         "price_group_id": filters.price_group_id,
     }
     params.update({k: v for k, v in values.items() if v is not None})
+    bits = wanted_bits(filters.plug_types, filters.min_power_w)
+    if bits is not None:
+        params["connector_bits"] = bits
     shape = Shape(
         viewer=viewer.kind,
         distance=origin is not None,
         lon_ranges=lon_ranges,
         plugs=bool(filters.plug_types),
         min_power=filters.min_power_w is not None,
+        site_bits=bits is not None,
         available=filters.available_now,
         operator=filters.operator_id is not None,
         price_group=filters.price_group_id is not None,
@@ -241,6 +252,11 @@ def _filter_conditions(shape: Shape, group: Any) -> list[ColumnElement[bool]]:
     if shape.available:
         on_connector.append(Connector.status == ConnectorStatus.AVAILABLE.value)
         conditions.append(ChargePoint.status.not_in(NOT_AVAILABLE))
+    if shape.site_bits:
+        # Checked in the index scan of sites (the column is carried in its index).
+        wanted = bindparam("connector_bits", type_=BigInteger)
+        summary = Site.connector_bits
+        conditions.append(or_(summary.is_(None), summary.op("&")(wanted) != 0))
     if on_connector:
         conditions.append(
             exists().where(Connector.charge_point_id == ChargePoint.id, *on_connector)

@@ -25,6 +25,7 @@ from backend.db.models import ChargePoint, Connector, Site
 from backend.db.models.enums import PlugType
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.security.passwords import hash_password, verify_password
+from backend.services import catalogue_summary
 from backend.services.operators import get_operator, invalid
 from backend.services.visibility import valid_id
 
@@ -156,6 +157,8 @@ def create_charge_point(
     ]
     s.add(cp)
     try:
+        s.flush()
+        catalogue_summary.refresh_site(s, site.id)
         s.commit()
     except IntegrityError as exc:  # registered concurrently under the same identity
         s.rollback()
@@ -230,6 +233,9 @@ def update_charge_point(
             else:
                 row.plug_type, row.max_power_w = spec.plug_type, w
     try:
+        if connectors is not None:
+            s.flush()
+            catalogue_summary.refresh_site(s, cp.site_id)
         s.commit()
     except IntegrityError as exc:
         s.rollback()

@@ -67,6 +67,7 @@ def _start(tmp_path: Path, *args: str) -> Platform:
     var_dir = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
+        WATTPASS_OCPP_PORT=str(_free_port()),
         WATTPASS_VAR_DIR=str(var_dir),
         DATABASE_URL=f"sqlite:///{tmp_path / 'platform.db'}",
         SECRET_KEY=SECRET_KEY,
@@ -89,7 +90,12 @@ def _start(tmp_path: Path, *args: str) -> Platform:
             out_text, err_text = platform.output()
             pytest.fail(f"`wattpass run` exited with {process.returncode}:\n{out_text}\n{err_text}")
         try:
-            if _request(platform.base + "/health")[0] == 200:
+            # Up once /health answers and the banner is out (printed when every
+            # component — bridge, workers, simulated chargers — has started).
+            if (
+                _request(platform.base + "/health")[0] == 200
+                and "Press Ctrl-C" in platform.output()[0]
+            ):
                 return platform
         except OSError:
             pass
@@ -213,3 +219,96 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _json(status_ctype_body: tuple[int, str, bytes]) -> Any:
+    status, _, body = status_ctype_body
+    assert 200 <= status < 300, (status, body[:500])
+    return json.loads(body)
+
+
+def _login(platform: Platform, email: str, password: str) -> dict[str, str]:
+    tokens = _json(_request(platform.base + "/auth/login", {"email": email, "password": password}))
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def _until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def test_run_connects_the_demo_chargers_and_a_driver_charges_from_the_app(
+    platform: Platform,
+) -> None:
+    out, _ = platform.output()
+    assert re.search(r"OCPP bridge\s+ws://127\.0\.0\.1:\d+/ocpp", out), out
+    assert "Simulated" in out and "WP-HOTEL-01" in out
+    creds = json.loads((platform.var_dir / "demo-credentials.json").read_text())
+    hotel = next(o for o in creds["operators"] if o["business_case"] == "P2")
+    staff = _login(platform, hotel["staff_login"]["email"], hotel["staff_login"]["password"])
+    site = f"{platform.base}/operators/{hotel['operator_id']}/sites"
+    site_id = _json(_request(site, headers=staff))[0]["id"]
+
+    # The operator's staff see the simulated charger online, heard from just now.
+    def online() -> Any:
+        points = _json(_request(f"{site}/{site_id}/charge-points", headers=staff))
+        up = [p for p in points if p["status"] == "online" and p["last_seen_at"]]
+        return up or None
+
+    (charger,) = _until(online, 60, "the hotel's simulated charger to be online")
+    assert charger["ocpp_identity"] == "WP-HOTEL-01"
+
+    # John, the hotel guest (operator-invoiced: no card needed), starts from the app on
+    # connector 2, where the simulated car waits.
+    john = next(d for d in creds["drivers"] if "hotel" in d["who"])
+    driver = _login(platform, john["email"], john["password"])
+
+    def connector_ready() -> bool:
+        points = _json(_request(f"{site}/{site_id}/charge-points", headers=staff))
+        return any(c["connector_id"] == 2 and c["status"] == "Preparing"
+                   for c in points[0]["connectors"])  # fmt: skip
+
+    _until(connector_ready, 60, "the waiting car on connector 2")
+    status, _, body = _request(
+        platform.base + "/me/sessions",
+        {"charge_point_id": charger["id"], "connector_id": 2},
+        headers=driver,
+    )
+    assert status == 201, body
+    start = json.loads(body)
+    assert start["billing_mode"] == "operator_invoiced"
+    assert start["payment"] == "no_payment_needed"
+
+    def started() -> Any:
+        polled = _json(_request(f"{platform.base}/me/session-starts/{start['id']}", headers=driver))
+        assert polled["status"] != "failed", polled
+        return polled["session_id"]
+
+    session_id = _until(started, 30, "the charger to report the session")
+    live = _json(_request(f"{platform.base}/me/sessions/{session_id}", headers=driver))
+    assert live["state"] in ("charging", "car_full") and live["ocpp_identity"] == "WP-HOTEL-01"
+    mine = _json(_request(f"{platform.base}/me/sessions", headers=driver))
+    assert [s["id"] for s in mine] == [session_id]
+    listed = _json(_request(f"{platform.base}/operators/{hotel['operator_id']}/sessions",
+                            headers=staff))  # fmt: skip
+    assert session_id in [s["id"] for s in listed]
+
+    # The driver stops it from the app: the charger takes the RemoteStop.
+    status, _, body = _request(f"{platform.base}/me/sessions/{session_id}/stop", {}, headers=driver)
+    assert status == 200, body
+
+    def stopped() -> bool:
+        now = _json(_request(f"{platform.base}/me/sessions/{session_id}", headers=driver))
+        return now["status"] != "active"
+
+    _until(stopped, 30, "the session to stop")
+    platform.process.send_signal(signal.SIGTERM)
+    assert platform.process.wait(STOP_TIMEOUT) == 0
+    _, err = platform.output()
+    assert "Traceback" not in err

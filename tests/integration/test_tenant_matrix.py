@@ -853,6 +853,67 @@ def check_session_starts(client, w: World) -> None:
     assert ok(client.get(f"/me/session-starts/{theirs}", headers=w.b.headers))["id"] == theirs
 
 
+PERIOD = SITE + "/periods/{period}"
+
+
+@covers(f"GET {PERIOD}", f"POST {PERIOD}/close")
+def check_coop_periods(client, w: World) -> None:
+    """A variable-cost month (the {period} is no id, so checked here): X's staff closing
+    or reading Y's site's month get exactly the answer for a missing operator or site,
+    and close nothing; Y's staff close it and read it."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from backend.db.models import CoopPeriod, PriceVersion
+
+    c = client.application.extensions["wattpass"]
+    with c.session_factory() as s:
+        for t in (w.x, w.y):  # both private sites are co-op sites priced by variable cost
+            s.add(
+                PriceVersion(
+                    site_id=t.private_site_id, price_group_id=t.company_id, revision=99,
+                    model="variable_cost", currency="PLN", vat_rate=Decimal("0.23"),
+                    energy_per_kwh=Decimal(0), idle_per_minute=Decimal(0),
+                    billing_mode="monthly", effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )  # fmt: skip
+        s.commit()
+
+    def url(ids: dict[str, int], suffix: str = "") -> str:
+        return PERIOD.format(**ids, period="2026-10") + suffix
+
+    theirs = w.y.ids()
+    for method, suffix in (("POST", "/close"), ("GET", "")):
+        attacks = (
+            (url(theirs, suffix), url({**theirs, "operator_id": MISSING}, suffix)),
+            (
+                url({**w.x.ids(), "site_id": theirs["site_id"]}, suffix),
+                url({**w.x.ids(), "site_id": MISSING}, suffix),
+            ),
+        )
+        for real, missing in attacks:
+            same_as_missing(client, method, real, missing, headers=w.x.staff)
+        too_big = client.open(url({**theirs, "site_id": TOO_BIG}, suffix), method=method,
+                              headers=w.admin)  # fmt: skip
+        assert too_big.status_code == 404, answer(too_big)
+    with c.session_factory() as s:
+        assert s.query(CoopPeriod).count() == 0, "X's staff closed Y's month"
+
+    closed = ok(client.post(url(theirs, "/close"), headers=w.y.staff))
+    assert (closed["operator_id"], closed["site_id"]) == (w.y.operator_id, w.y.private_site_id)
+    assert closed["cost"]["net"] == "866.62"  # 1.8 MWh on C11em, e-invoice (domain.md §6)
+    for headers in (w.y.staff, w.admin):
+        assert ok(client.get(url(theirs), headers=headers))["id"] == closed["id"]
+    # Closed now, Y's month is still nothing X's staff can see or close again.
+    for method, suffix in (("POST", "/close"), ("GET", "")):
+        same_as_missing(
+            client, method, url(theirs, suffix), url({**theirs, "operator_id": MISSING}, suffix),
+            headers=w.x.staff,
+        )  # fmt: skip
+    own = client.get(url(w.x.ids()), headers=w.x.staff)
+    assert own.status_code == 404 and "not been closed" in own.json["message"]
+
+
 @covers("GET /operators/{operator_id}/statements/pdf")
 def check_statement_pdf(client, w: World) -> None:
     query = "/statements/pdf?period=2026-11"

@@ -33,8 +33,10 @@ from backend.db.models.payments import (
     Refund,
     StripeEvent,
 )
+from backend.db.models.periods import CoopPeriod, CoopShare
 from backend.db.models.pricing import DriverPlan, MeterReading, Plan, PriceVersion, SiteSupply
 from backend.db.models.receipts import Receipt, ReceiptCounter, SessionCharge
+from backend.db.models.session_starts import SessionStart
 from backend.db.models.sessions import (
     BridgeIncident,
     ChargerBootPolicy,
@@ -54,6 +56,8 @@ __all__ = [
     "ChargingSession",
     "CompanyCode",
     "Connector",
+    "CoopPeriod",
+    "CoopShare",
     "Device",
     "Driver",
     "DriverAppTag",
@@ -85,6 +89,7 @@ __all__ = [
     "RfidToken",
     "SessionCharge",
     "SessionOutbox",
+    "SessionStart",
     "Site",
     "SiteSupply",
     "StripeEvent",

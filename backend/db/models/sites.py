@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db.base import Base, ExactDecimal, UTCDateTime, utcnow
@@ -39,6 +48,9 @@ class Site(Base):
         ForeignKey("price_groups.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The plug types and power tiers of the site's connectors, for the catalogue's
+    # filters; kept by backend.services.catalogue_summary, NULL when never computed.
+    connector_bits: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     charge_points: Mapped[list[ChargePoint]] = relationship(back_populates="site")
 
