@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -289,8 +289,18 @@ class SessionBilling:
             return
         if charge.status in (PRICED, UNBILLABLE):
             return
+        # Claimed with one conditional UPDATE: the session-ended port and the retry sweep
+        # may bill the same session at once, and only one of them may tell the driver.
+        claimed = s.execute(
+            update(SessionCharge)
+            .where(SessionCharge.id == charge.id, SessionCharge.notified_at.is_(None))
+            .values(notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return  # told already, or being told by the other caller
+        charge.notified_at = now
         site = s.get(Site, charge.site_id) if charge.site_id else None
-        charge.notified_at = now  # committed by notify, with the inbox row
         event = SessionEnded(
             charge.session_id,
             site.name if site is not None else "",

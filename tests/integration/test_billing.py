@@ -216,6 +216,36 @@ def test_public_station_is_priced_with_the_drivers_plan(session, billing, gw, cl
 # --- the rules around it ---------------------------------------------------------------------
 
 
+def test_a_second_biller_with_a_stale_view_does_not_tell_the_driver_again(
+    session, billing, gw, clock, container
+):  # type: ignore[no-untyped-def]
+    # The session-ended port and the retry sweep can bill one session at the same time;
+    # each read the charge before the other told the driver.
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    p, v = hotel(session)
+    u = driver(session)
+    card(session, gw, u)
+    row = ended_session(
+        session,
+        p,
+        u,
+        start=local(2026, 11, 20, 20, 0),
+        full=local(2026, 11, 20, 21, 10),
+        end=local(2026, 11, 20, 23, 30),
+        wh=18_500,
+        version=v,
+    )
+    billing.bill_ended_session(session, row.id, clock())
+    assert count(session, Notification) == 1
+    with container.session_factory() as other:
+        stale = other.scalar(select(SessionCharge).where(SessionCharge.session_id == row.id))
+        set_committed_value(stale, "notified_at", None)  # as read before the first told
+        billing._notify(other, stale, clock())
+        other.commit()
+    assert count(session, Notification) == 1
+
+
 def test_billing_twice_changes_nothing(session, billing, gw, clock):
     p, v = hotel(session)
     u = driver(session)
