@@ -196,6 +196,8 @@ def apply_readings(
         if reading.power_w is None:
             continue
         if reading.power_w >= rules.car_full_power_w:
+            if _before_car_full(session, reading.at):
+                continue  # a late reading from before the car was full changes nothing
             session.charging_seen = True
             session.low_power_count = 0
             session.low_power_since = None
@@ -207,6 +209,13 @@ def apply_readings(
             session.low_power_since = session.low_power_since or reading.at
             if session.low_power_count >= rules.car_full_samples:
                 session.car_full_at = session.low_power_since
+
+
+def _before_car_full(session: SessionLike, at: datetime) -> bool:
+    """Chargers send status and queued meter values on separate paths, so a reading or
+    status taken before the car-full moment can arrive after it. Only something that
+    happened later may say the car is charging again."""
+    return session.car_full_at is not None and at < session.car_full_at
 
 
 def settle_start(
@@ -244,6 +253,8 @@ def apply_status(session: SessionLike, status: str, at: datetime) -> None:
     SuspendedEV after Charging is the car full (charging again clears it), Available is
     the cable gone (domain.md §5)."""
     if status == "Charging":
+        if _before_car_full(session, at):
+            return  # overtaken by a later "car full": the order of events is their time
         session.charging_seen = True
         session.car_full_at = None
         session.low_power_count = 0

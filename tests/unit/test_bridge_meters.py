@@ -193,3 +193,18 @@ def test_suspended_ev_after_charging_is_car_full_and_available_is_unplugged() ->
     assert session.car_full_at == NOW + timedelta(minutes=70)
     apply_status(session, "Available", NOW + timedelta(minutes=200))
     assert session.unplugged_at == NOW + timedelta(minutes=200)
+
+
+def test_a_late_reading_from_before_car_full_does_not_clear_it() -> None:
+    # SuspendedEV overtook the charger's queued meter values: the power samples taken
+    # before that moment arrive afterwards and must not restart the charging.
+    session = _session(meter_start_wh=1, meter_start_source="charger")
+    apply_status(session, "Charging", NOW)
+    apply_status(session, "SuspendedEV", NOW + timedelta(minutes=70))
+    late = _rows((60, "Power.Active.Import", "", "7000"), (69, "Power.Active.Import", "", "6500"))
+    apply_readings(session, readings_of(late), RULES)
+    apply_status(session, "Charging", NOW + timedelta(minutes=65))
+    assert session.car_full_at == NOW + timedelta(minutes=70)
+    # Charging that really comes later still clears it.
+    apply_readings(session, readings_of(_rows((75, "Power.Active.Import", "", "7000"))), RULES)
+    assert session.car_full_at is None
