@@ -180,4 +180,3 @@ class FakeFirmwareStore:
             n += new != j.job
             j.job = new
         return n
-
