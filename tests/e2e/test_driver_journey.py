@@ -6,7 +6,9 @@ its health and firmware listeners and its in-process charger gateway
 port, the background jobs, the real PostgreSQL, the real localstripe, and a
 ChargerSimulator over a real websocket. Only the clock is the test's: one simulated
 clock shared by the platform and the charger, moved forward in 10-second ticks, so the
-evening of domain.md §6's hotel example takes seconds and its moments are exact.
+evening of domain.md §6's hotel example takes seconds and its moments are exact. The
+journeys run with an OCPP 1.6J and an OCPP 2.0.1 charger (RemoteStart/StopTransaction
+or RequestStart/StopTransaction with the charger's own transactionId).
 
 domain.md §6, hotel model: 2.40 PLN/kWh, idle 0.50 PLN/min 08:00–22:00 Europe/Warsaw,
 no grace; plug in 20:00 at 1,000,000 Wh, car full 21:10 at 1,018,500 Wh, unplugged
@@ -24,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +35,13 @@ from sqlalchemy import func, select
 
 from backend.app import create_app
 from backend.cli import background_jobs
-from backend.db.models import ChargingSession, Connector, Payment, SessionCharge
+from backend.db.models import (
+    ChargingSession,
+    Connector,
+    Payment,
+    SessionCharge,
+    SessionStart,
+)
 from backend.db.models.enums import Role
 from backend.server import PeriodicWorker, WsgiServer
 from ocpp_bridge.config import BridgeSettings
@@ -45,6 +54,9 @@ from tests.payments_fixtures import DECLINED_WHEN_CHARGED, OK_CARD
 WARSAW = ZoneInfo("Europe/Warsaw")
 PASSWORD = "journey-password-1"
 TICK_S = 10
+# The app's start and stop as each OCPP version's charger receives them.
+REMOTE_START = {"1.6": "RemoteStartTransaction", "2.0.1": "RequestStartTransaction"}
+REMOTE_STOP = {"1.6": "RemoteStopTransaction", "2.0.1": "RequestStopTransaction"}
 
 
 class TickingClock(SimClock):
@@ -275,12 +287,12 @@ def connector_status(p: Platform) -> str:
     )
 
 
-async def connected_simulator(p: Platform) -> ChargerSimulator:
+async def connected_simulator(p: Platform, version: str = "1.6") -> ChargerSimulator:
     sim = ChargerSimulator(
         p.hotel.cp.ocpp_identity,
         f.CHARGER_PASSWORD,
         f"{p.bridge.url}",
-        version="1.6",
+        version=version,
         connectors=2,
         clock=p.clock,
         reconnect_delay_s=20,
@@ -304,15 +316,18 @@ async def plug_in_the_car(p: Platform, sim: ChargerSimulator) -> None:
     await until(lambda: connector_status(p) == "Preparing", "the car plugged in")
 
 
-def test_hotel_guest_charges_and_pays_the_worked_example_exactly(platform: Platform) -> None:
-    asyncio.run(asyncio.wait_for(_journey(platform), timeout=240))
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_hotel_guest_charges_and_pays_the_worked_example_exactly(
+    platform: Platform, version: str
+) -> None:
+    asyncio.run(asyncio.wait_for(_journey(platform, version), timeout=240))
 
 
-async def _journey(p: Platform) -> None:
+async def _journey(p: Platform, version: str) -> None:
     http, clock = p.http, p.clock
     code = await asyncio.to_thread(guest_code, p)
     anna = await asyncio.to_thread(guest, p, "anna", OK_CARD, code)
-    sim = await connected_simulator(p)
+    sim = await connected_simulator(p, version)
     try:
         await clock.run_until(at(20, 0))
         await plug_in_the_car(p, sim)
@@ -322,7 +337,7 @@ async def _journey(p: Platform) -> None:
         status, start = await asyncio.to_thread(http.call, "POST", "/me/sessions", body, anna)
         assert status == 201, start
         assert (start["billing_mode"], start["payment"]) == ("per_session", "hold_placed")
-        (remote,) = sim.received("RemoteStartTransaction")
+        (remote,) = sim.received(REMOTE_START[version])
         assert "APP-" in json.dumps(remote.payload), remote.payload
 
         def started() -> Any:
@@ -406,6 +421,147 @@ async def _journey(p: Platform) -> None:
 
     kinds = await until(pushed, "the session-ended push")  # billing sends it after the receipt
     assert kinds == ["session_started", "charging_complete", "session_ended"], kinds
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_guest_stops_from_the_app_and_pays_once(platform: Platform, version: str) -> None:
+    asyncio.run(asyncio.wait_for(_stopped_from_the_app(platform, version), timeout=180))
+
+
+def _charger_stop(sim: ChargerSimulator, version: str) -> dict[str, Any] | None:
+    """The charger's own report that the transaction ended (StopTransaction / Ended)."""
+    if version == "1.6":
+        stops = sim.sent("StopTransaction")
+    else:
+        stops = [e for e in sim.sent("TransactionEvent") if e["eventType"] == "Ended"]
+    return stops[0] if stops else None
+
+
+async def _stopped_from_the_app(p: Platform, version: str) -> None:
+    """Start from the app, watch it charge, stop from the app with the car still plugged
+    in, then unplug: 20:00–20:30 at 16 kW = 8 kWh × 2.40 = 19.20 gross (15.61 + 3.59
+    VAT); the car never got full, so no idle minutes."""
+    http, clock = p.http, p.clock
+    code = await asyncio.to_thread(guest_code, p)
+    cara = await asyncio.to_thread(guest, p, "cara", OK_CARD, code)
+    sim = await connected_simulator(p, version)
+    try:
+        await clock.run_until(at(20, 0))
+        await plug_in_the_car(p, sim)
+
+        body = {"charge_point_id": p.hotel.cp.id, "connector_id": 1}
+        status, start = await asyncio.to_thread(http.call, "POST", "/me/sessions", body, cara)
+        assert status == 201, start
+        (remote,) = sim.received(REMOTE_START[version])
+        assert "APP-" in json.dumps(remote.payload), remote.payload
+
+        def started() -> Any:
+            polled = http.ok("GET", f"/me/session-starts/{start['id']}", None, cara)
+            assert polled["status"] != "failed", polled
+            return polled["session_id"]
+
+        session_id = await until(started, "the session to start")
+        tx = sim.connector(1).transaction
+        assert tx is not None
+        linked = p.db(lambda s: s.get(SessionStart, start["id"]))
+        assert (linked.status, linked.session_id) == ("started", session_id)
+        row = p.db(lambda s: s.get(ChargingSession, session_id))
+        assert (row.ocpp_version, row.status) == (version, "active")
+        if version == "2.0.1":
+            # The charger names the transaction; the start it answers is the app's.
+            assert row.charger_transaction_id == tx.local_id
+            (event,) = [e for e in sim.sent("TransactionEvent") if e["eventType"] == "Started"]
+            remote_start_id = remote.payload["remoteStartId"]
+            assert event["transactionInfo"]["remoteStartId"] == remote_start_id
+            assert event["triggerReason"] == "RemoteStart"
+        hold = p.db(lambda s: s.scalars(select(Payment).where(Payment.kind == "hold")).one())
+        assert (hold.session_ref, hold.status) == (session_id, "authorized")
+
+        # The live view: the kWh rise with the meter values, the cost with them.
+        seen: list[Decimal] = []
+        for moment, kwh in ((at(20, 10), None), (at(20, 30), "8.000")):
+            await clock.run_until(moment)
+
+            def live(moment: datetime = moment, kwh: str | None = kwh) -> Any:
+                view = http.ok("GET", f"/me/sessions/{session_id}", None, cara)
+                energy = Decimal(view["energy_kwh"])
+                if kwh is not None and view["energy_kwh"] != kwh:
+                    return None
+                if kwh is None and energy < Decimal("2.6"):  # 16 kW for 10 min: 2.666
+                    return None
+                return view
+
+            view = await until(live, f"the meter values of {moment:%H:%M}")
+            assert view["state"] == "charging", view
+            seen.append(Decimal(view["energy_kwh"]))
+        assert seen[0] < seen[1], seen
+        assert (view["power_kw"], view["cost_so_far"]) == ("16.000", "19.20")
+
+        # Stop from the app, the cable still in: the charger is asked to stop its own
+        # transaction (its transactionId) and reports it ended.
+        stopped = await asyncio.to_thread(
+            http.ok, "POST", f"/me/sessions/{session_id}/stop", None, cara
+        )
+        assert stopped["id"] == session_id
+        (asked,) = sim.received(REMOTE_STOP[version])
+        expected_tx = tx.local_id if version == "2.0.1" else tx.remote_id
+        assert asked.payload["transactionId"] == expected_tx, asked.payload
+        assert asked.response == {"status": "Accepted"}, asked.response
+        ended_event = await until(lambda: _charger_stop(sim, version), "the charger's stop")
+        if version == "2.0.1":
+            info = ended_event["transactionInfo"]
+            assert (info["transactionId"], info["stoppedReason"]) == (tx.local_id, "Remote")
+            assert ended_event["triggerReason"] == "RemoteStop"
+        else:
+            assert (ended_event["transactionId"], ended_event["reason"]) == (tx.remote_id, "Remote")
+        assert sim.connector(1).transaction is None
+
+        def cable_in() -> Any:
+            view = http.ok("GET", f"/me/sessions/{session_id}", None, cara)
+            return view if view["state"] == "stopped" else None
+
+        view = await until(cable_in, "the session to stop with the cable in")
+        assert (view["energy_kwh"], view["receipt_id"]) == ("8.000", None)
+        # Stopping again is refused without bothering the charger.
+        path = f"/me/sessions/{session_id}/stop"
+        again, _ = await asyncio.to_thread(http.call, "POST", path, None, cara)
+        assert again == 409
+        row = p.db(lambda s: s.get(ChargingSession, session_id))
+        assert (row.stopped_at, row.unplugged_at) == (at(20, 30), None)
+
+        await clock.run_until(at(20, 35))
+        await sim.unplug(1)
+
+        def billed() -> Any:
+            view = http.ok("GET", f"/me/sessions/{session_id}", None, cara)
+            return view if view["receipt_id"] else None
+
+        ended = await until(billed, "the receipt")
+    finally:
+        await sim.close()
+
+    assert (ended["state"], ended["amount"], ended["energy_kwh"]) == ("ended", "19.20", "8.000")
+    assert ended["idle_minutes"] in (0, None), ended
+    receipt = await asyncio.to_thread(
+        http.ok, "GET", f"/me/receipts/{ended['receipt_id']}", None, cara
+    )
+    assert (receipt["gross"], receipt["net"], receipt["vat"]) == ("19.20", "15.61", "3.59")
+    assert [(line["kind"], line["amount"]) for line in receipt["lines"]] == [("energy", "19.20")]
+    row = p.db(lambda s: s.get(ChargingSession, session_id))
+    assert (row.stopped_at, row.unplugged_at) == (at(20, 30), at(20, 35))
+    assert p.db(lambda s: s.scalar(select(func.count()).select_from(ChargingSession))) == 1
+    charge = p.db(lambda s: s.scalars(select(SessionCharge)).one())
+    assert (charge.gross_minor, charge.energy_wh) == (1920, 8_000)
+    payments = p.db(lambda s: s.scalars(select(Payment)).all())
+    assert [(x.kind, x.status, x.captured_minor) for x in payments] == [("hold", "captured", 1920)]
+    assert len(sim.received(REMOTE_STOP[version])) == 1
+
+    def pushed() -> list[str]:
+        kinds = [m["data"]["kind"] for m in http.ok("GET", "/me/outbox", None, cara)]
+        return kinds if "session_ended" in kinds else []
+
+    kinds = await until(pushed, "the session-ended push")
+    assert kinds == ["session_started", "session_ended"], kinds
 
 
 def test_a_declined_card_never_reaches_the_charger(platform: Platform) -> None:
