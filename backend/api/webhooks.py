@@ -29,5 +29,5 @@ class StripeWebhooks(MethodView):
         event = c.payments.parse_webhook(
             request.get_data(cache=False), request.headers.get("Stripe-Signature")
         )
-        result = webhooks.handle(db(), c.payments, c.billing, event, c.clock())
+        result = webhooks.handle(db(), c.payments, c.billing, event, c.clock(), c.notifications)
         return {"received": True, "result": result}

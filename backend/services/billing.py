@@ -35,7 +35,12 @@ from backend.errors import Conflict, NotFound
 from backend.services import billing_pricing, receipts
 from backend.services import payment_state as st
 from backend.services.billing_periods import open_period
-from backend.services.notification_events import SessionEnded
+from backend.services.notification_events import (
+    AuthenticationNeeded,
+    NotificationEvent,
+    PaymentFailed,
+    SessionEnded,
+)
 from backend.services.payment_gateway import (
     AuthenticationRequired,
     PaymentError,
@@ -78,7 +83,9 @@ class CardPayments(Protocol):
 
 
 class DriverNotifier(Protocol):
-    def notify(self, s: Session, user_id: int, event: SessionEnded, *, now: datetime) -> object: ...
+    def notify(
+        self, s: Session, user_id: int, event: NotificationEvent, *, now: datetime
+    ) -> object: ...
 
 
 class SessionBilling:
@@ -104,6 +111,21 @@ class SessionBilling:
         elif charge.billing_mode == BillingMode.OPERATOR_INVOICED:
             self._operator_invoiced(s, charge, now)
         self._notify(s, charge, now)
+        if charge.billing_mode == BillingMode.PER_SESSION and charge.status in (
+            PAYMENT_PENDING,
+            PAYMENT_FAILED,
+        ):
+            payment = _session_payment(s, charge.session_id)
+            if payment is None and charge.status == PAYMENT_FAILED and charge.driver_id:
+                # No card to hold on at all: no payment row, the charge says it failed.
+                event = PaymentFailed(
+                    Money(charge.gross_minor, charge.currency),
+                    charge.session_id,
+                    once_key=f"payment_failed:session:{charge.session_id}",
+                )
+                if self.notifications is not None:
+                    self.notifications.notify(s, charge.driver_id, event, now=now)
+            self._notify_payment(s, payment, now, charge.session_id)
         return charge
 
     def charge_of(self, s: Session, session_id: int, now: datetime) -> SessionCharge:
@@ -240,6 +262,7 @@ class SessionBilling:
             for c in charges:
                 c.status, c.settled_at = FREE, c.settled_at or now
         s.commit()
+        self._notify_payment(s, payment, now)
         return receipt
 
     def close_period(self, s: Session, period: str, now: datetime) -> list[Receipt]:
@@ -310,6 +333,25 @@ class SessionBilling:
         self.notifications.notify(s, charge.driver_id, event, now=now)
         s.commit()
 
+    def _notify_payment(
+        self, s: Session, payment: Payment | None, now: datetime, session_id: int | None = None
+    ) -> None:
+        """A declined payment, or one the bank wants confirmed (3-D Secure): the driver
+        hears once per attempt of the payment (called after billing's own commit)."""
+        if self.notifications is None or payment is None:
+            return
+        amount = Money(payment.amount_minor, payment.currency)
+        event: NotificationEvent
+        if payment.status == st.FAILED:
+            key = f"payment_failed:{payment.id}:{payment.attempt}"
+            event = PaymentFailed(amount, session_id, payment.id, once_key=key)
+        elif payment.status == st.REQUIRES_AUTH:
+            key = f"authentication_needed:{payment.id}:{payment.attempt}"
+            event = AuthenticationNeeded(amount, payment.id, session_id, once_key=key)
+        else:
+            return
+        self.notifications.notify(s, payment.driver_id, event, now=now)
+
     def bill_pending(
         self, s: Session, now: datetime, *, retry_failed: bool = False, limit: int = 200
     ) -> int:
@@ -357,6 +399,20 @@ class SessionBilling:
 
 def _charge(s: Session, session_id: int) -> SessionCharge | None:
     return s.scalar(select(SessionCharge).where(SessionCharge.session_id == session_id))
+
+
+def _session_payment(s: Session, session_id: int) -> Payment | None:
+    """The session's payment that decides its outcome: the second payment if one was
+    made, else the hold."""
+    found = {
+        p.kind: p
+        for p in s.scalars(
+            select(Payment).where(
+                Payment.session_ref == session_id, Payment.kind.in_([st.HOLD, st.EXTRA])
+            )
+        )
+    }
+    return found.get(st.EXTRA) or found.get(st.HOLD)
 
 
 def _month_charges(s: Session, driver_id: int, site_id: int, period: str) -> list[SessionCharge]:

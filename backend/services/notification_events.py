@@ -10,7 +10,7 @@ Amounts are `shared.money.Money` (integer minor units); energy is a `Decimal` in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -39,9 +39,14 @@ class SessionStarted(NotificationEvent):
     kind: ClassVar[str] = "session_started"
     session_id: int
     site_name: str
+    #: Set where no other record keeps it to once (sessions not started in the app).
+    once_key: str | None = field(default=None, compare=False)
 
     def data(self) -> dict[str, str]:
         return {"session_id": str(self.session_id)}
+
+    def dedupe_key(self) -> str | None:
+        return self.once_key
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,17 @@ class ChargingComplete(NotificationEvent):
     session_id: int
     site_name: str
     idle_fee_in_minutes: int | None = None
+    #: Set where no other record keeps it to once (sessions not started in the app).
+    once_key: str | None = field(default=None, compare=False)
 
     def data(self) -> dict[str, str]:
         out = {"session_id": str(self.session_id)}
         if self.idle_fee_in_minutes is not None:
             out["idle_fee_in_minutes"] = str(self.idle_fee_in_minutes)
         return out
+
+    def dedupe_key(self) -> str | None:
+        return self.once_key
 
 
 @dataclass(frozen=True)
@@ -81,9 +91,20 @@ class PaymentFailed(NotificationEvent):
     kind: ClassVar[str] = "payment_failed"
     amount: Money
     session_id: int | None = None
+    payment_id: int | None = None
+    #: Sent once per key (a payment's attempt), e.g. "payment_failed:12:1".
+    once_key: str | None = field(default=None, compare=False)
 
     def data(self) -> dict[str, str]:
-        return {"session_id": str(self.session_id)} if self.session_id is not None else {}
+        out = {}
+        if self.payment_id is not None:
+            out["payment_id"] = str(self.payment_id)
+        if self.session_id is not None:
+            out["session_id"] = str(self.session_id)
+        return out
+
+    def dedupe_key(self) -> str | None:
+        return self.once_key
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,8 @@ class AuthenticationNeeded(NotificationEvent):
     amount: Money
     payment_id: int | None = None
     session_id: int | None = None
+    #: Sent once per key (a payment's attempt), e.g. "authentication_needed:12:1".
+    once_key: str | None = field(default=None, compare=False)
 
     def data(self) -> dict[str, str]:
         out = {}
@@ -103,12 +126,20 @@ class AuthenticationNeeded(NotificationEvent):
             out["session_id"] = str(self.session_id)
         return out
 
+    def dedupe_key(self) -> str | None:
+        return self.once_key
+
 
 @dataclass(frozen=True)
 class PlanRenewed(NotificationEvent):
     kind: ClassVar[str] = "plan_renewed"
     plan_name: str
     amount: Money
+    #: Sent once per key (the Stripe invoice), e.g. "plan_renewed:in_123".
+    once_key: str | None = field(default=None, compare=False)
+
+    def dedupe_key(self) -> str | None:
+        return self.once_key
 
 
 @dataclass(frozen=True)
@@ -116,6 +147,11 @@ class PlanRenewalFailed(NotificationEvent):
     kind: ClassVar[str] = "plan_renewal_failed"
     plan_name: str
     amount: Money
+    #: Sent once per key (the Stripe invoice), e.g. "plan_renewal_failed:in_123".
+    once_key: str | None = field(default=None, compare=False)
+
+    def dedupe_key(self) -> str | None:
+        return self.once_key
 
 
 # --- drivers: access --------------------------------------------------------------------

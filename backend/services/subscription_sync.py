@@ -17,7 +17,13 @@ from backend.db.models import DriverPlan, Plan
 from backend.db.models.payments import Payment, PlanSubscription
 from backend.services import cards
 from backend.services import payment_state as st
+from backend.services.notification_events import (
+    NotificationEvent,
+    PlanRenewalFailed,
+    PlanRenewed,
+)
 from backend.services.payment_gateway import InvoiceInfo, PaymentGateway, SubscriptionInfo
+from shared.money import Money
 
 ACTIVE, INCOMPLETE, PAST_DUE, ENDED = "active", "incomplete", "past_due", "ended"
 RENEWAL_FAILED = "Your plan's payment failed. Update your card in the app."
@@ -128,6 +134,51 @@ def record_invoice(
         p.status, p.captured_minor = st.SUCCEEDED, invoice.amount_due
     s.flush()
     return p
+
+
+def renewal_notice(s: Session, invoice_id: str | None) -> tuple[int, NotificationEvent] | None:
+    """(driver, event) for a renewal invoice as recorded now: paid → PlanRenewed, failed
+    or awaiting 3-D Secure → PlanRenewalFailed; None for a subscription's first invoice
+    or one still pending. Keyed by invoice, so a replay or re-read tells nobody twice, and
+    a late `payment_failed` after the payment succeeded finds it succeeded."""
+    if not invoice_id:
+        return None
+    p = s.scalar(
+        select(Payment).where(Payment.stripe_invoice_id == invoice_id, Payment.kind == st.PLAN)
+    )
+    if p is None:
+        return None
+    sub = s.scalar(
+        select(PlanSubscription)
+        .where(
+            PlanSubscription.driver_id == p.driver_id,
+            PlanSubscription.created_at <= p.created_at,
+        )
+        .order_by(PlanSubscription.id.desc())
+        .limit(1)
+    )
+    if sub is None:
+        return None
+    earlier = s.scalar(
+        select(Payment.id)
+        .where(
+            Payment.driver_id == p.driver_id,
+            Payment.kind == st.PLAN,
+            Payment.id < p.id,
+            Payment.created_at >= sub.created_at,
+        )
+        .limit(1)
+    )
+    if earlier is None:
+        return None  # the first month, charged (or refused) when subscribing
+    plan = s.get(Plan, sub.plan_id)
+    name, amount = (plan.name if plan else ""), Money(p.amount_minor, p.currency)
+    if p.status == st.SUCCEEDED:
+        return p.driver_id, PlanRenewed(name, amount, once_key=f"plan_renewed:{invoice_id}")
+    if p.status in {st.FAILED, st.REQUIRES_AUTH}:
+        key = f"plan_renewal_failed:{invoice_id}"
+        return p.driver_id, PlanRenewalFailed(name, amount, once_key=key)
+    return None
 
 
 def reconcile_driver_plan(s: Session, gw: PaymentGateway, dp: DriverPlan, now: datetime) -> None:

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models.payments import StripeEvent
-from backend.services import cards, subscriptions
+from backend.db.models.payments import PlanSubscription, StripeEvent
+from backend.services import cards, subscription_sync, subscriptions
+from backend.services.notification_events import NotificationEvent
 from backend.services.payment_gateway import PaymentGateway, ProviderObjectMissing, WebhookEvent
 from backend.services.payments import Billing
 
@@ -28,11 +31,23 @@ log = logging.getLogger("wattpass.payments")
 PROCESSED, IGNORED, DUPLICATE = "processed", "ignored", "duplicate"
 
 
+class DriverNotifier(Protocol):
+    def notify(
+        self, s: Session, user_id: int, event: NotificationEvent, *, now: datetime | None = None
+    ) -> object: ...
+
+
 def handle(
-    s: Session, gw: PaymentGateway, billing: Billing, event: WebhookEvent, now: datetime
+    s: Session,
+    gw: PaymentGateway,
+    billing: Billing,
+    event: WebhookEvent,
+    now: datetime,
+    notifications: DriverNotifier | None = None,
 ) -> str:
     """Act on a verified event; returns processed, ignored (not ours / not needed) or
-    duplicate (seen and handled before)."""
+    duplicate (seen and handled before). With `notifications`, a plan renewal's outcome
+    reaches the driver once per invoice, after the event's own changes are saved."""
     row = s.get(StripeEvent, event.id)
     if row is not None and row.status in {PROCESSED, IGNORED}:
         return DUPLICATE
@@ -56,8 +71,35 @@ def handle(
     row.status = PROCESSED if acted else IGNORED
     row.processed_at = now
     s.commit()
-    log.info("stripe event %s %s: %s", event.type, event.id, row.status)
-    return row.status
+    status = row.status
+    log.info("stripe event %s %s: %s", event.type, event.id, status)
+    if acted and notifications is not None:
+        _notify_renewal(s, event, now, notifications)
+    return status
+
+
+def _notify_renewal(
+    s: Session, event: WebhookEvent, now: datetime, notifications: DriverNotifier
+) -> None:
+    """PlanRenewed / PlanRenewalFailed for the invoice the event is about (the
+    subscription's latest, for a subscription event); never raises."""
+    try:
+        invoice_id: str | None = None
+        if event.type.startswith("invoice."):
+            invoice_id = event.object_id
+        elif event.type.startswith("customer.subscription."):
+            invoice_id = s.scalar(
+                select(PlanSubscription.latest_invoice_id).where(
+                    PlanSubscription.stripe_subscription_id == event.object_id
+                )
+            )
+        notice = subscription_sync.renewal_notice(s, invoice_id)
+    except Exception:
+        s.rollback()
+        log.exception("could not work out the renewal notice of stripe event %s", event.id)
+        return
+    if notice is not None:
+        notifications.notify(s, notice[0], notice[1], now=now)
 
 
 def _dispatch(

@@ -15,10 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.adapters.stripe_gateway import make_gateway
-from backend.db.models import DriverPlan, OperatorContract, Plan
+from backend.db.models import DriverPlan, Notification, OperatorContract, Plan
 from backend.db.models.payments import Payment, PlanSubscription, StripeEvent
+from backend.services import notification_events as ev
+from backend.services import notification_texts as texts
 from backend.services.cards import customer_id
 from backend.services.subscriptions import PlanRequired, require_active_plan
+from shared.money import Money
 from tests import factories as f
 from tests.payments_fixtures import DECLINED_WHEN_CHARGED, save_card, wait_for
 
@@ -220,3 +223,74 @@ def test_stripe_unreachable_while_handling_means_deliver_again(
     r = post(client, stripe_env, payload)  # Stripe delivers it again
     assert r.json["result"] == "processed"
     assert plan_status(session, dp_id) == "ended"
+
+
+# --- telling the driver about renewals -----------------------------------------------------
+
+
+def plan_notes(session, user_id, kind):  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id, Notification.kind == kind)
+            .order_by(Notification.id)
+        )
+    )
+
+
+def assert_plan_text(note, event) -> None:  # type: ignore[no-untyped-def]
+    shown = texts.render(event, note.language)
+    assert (note.kind, note.title, note.body) == (event.kind, shown.title, shown.body)
+
+
+def test_a_paid_renewal_is_told_once_however_often_stripe_says_so(
+    client, session, container, subscribed, stripe_env, webhook_receiver
+):
+    user, _, _, sub_id, _ = subscribed
+    first = session.scalar(select(PlanSubscription)).latest_invoice_id
+    # The first month (charged when subscribing) is no renewal.
+    paid = stripe_env.event("invoice.paid", {"id": first, "object": "invoice"})
+    assert post(client, stripe_env, paid).json["result"] == "processed"
+    assert plan_notes(session, user.id, "plan_renewed") == []
+
+    invoice = renewal_invoice(stripe_env, customer_id(session, container.payments, user.id), sub_id)
+    [note] = wait_for(
+        lambda: plan_notes(session, user.id, "plan_renewed"), what="the renewal's notice"
+    )
+    assert_plan_text(note, ev.PlanRenewed("Plus", Money(4900, "PLN")))
+    # Replayed under new event ids, and a late failure event for the same invoice.
+    for kind in ("invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed"):
+        payload = stripe_env.event(kind, {"id": invoice, "object": "invoice"})
+        assert post(client, stripe_env, payload).status_code == 200
+    assert len(plan_notes(session, user.id, "plan_renewed")) == 1
+    assert plan_notes(session, user.id, "plan_renewal_failed") == []
+
+
+def test_a_failed_renewal_is_told_once_and_so_is_the_paid_retry(
+    client, session, container, subscribed, stripe_env, webhook_receiver
+):
+    user, headers, _, sub_id, good = subscribed
+    cus = customer_id(session, container.payments, user.id)
+    stripe_env.attach_card(cus, DECLINED_WHEN_CHARGED)
+    bad = next(c for c in client.get("/me/cards", headers=headers).json if c["last4"] == "0341")
+    client.post(f"/me/cards/{bad['id']}/default", headers=headers)
+    invoice = renewal_invoice(stripe_env, cus, sub_id)  # declined: localstripe sends nothing
+    for _ in range(2):  # Stripe's retries of the event come with new ids
+        payload = stripe_env.event("invoice.payment_failed", {"id": invoice, "object": "invoice"})
+        assert post(client, stripe_env, payload).json["result"] == "processed"
+    update = stripe_env.event(
+        "customer.subscription.updated", {"id": sub_id, "object": "subscription"}
+    )
+    assert post(client, stripe_env, update).json["result"] == "processed"
+    [failed] = plan_notes(session, user.id, "plan_renewal_failed")
+    assert_plan_text(failed, ev.PlanRenewalFailed("Plus", Money(4900, "PLN")))
+    assert plan_notes(session, user.id, "plan_renewed") == []
+
+    client.post(f"/me/cards/{good['id']}/default", headers=headers)
+    stripe_env.admin.v1.invoices.pay(invoice)
+    [renewed] = wait_for(
+        lambda: plan_notes(session, user.id, "plan_renewed"), what="the retried renewal's notice"
+    )
+    assert_plan_text(renewed, ev.PlanRenewed("Plus", Money(4900, "PLN")))
+    assert len(plan_notes(session, user.id, "plan_renewal_failed")) == 1
