@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from backend.db.migrate import upgrade  # noqa: E402
 from backend.security.passwords import hash_password  # noqa: E402
+from backend.services.catalogue_summary import connector_bits  # noqa: E402
 
 ADMIN_URL = os.environ.get("WATTPASS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "wattpass_bench"
@@ -157,56 +158,56 @@ def load(url: str, n_points: int, rng: random.Random) -> dict[str, object]:
             for o in range(1, operators + 1):
                 cp.write_row((2 * o - 1, o, "Company", "company", "2026-01-01T00:00:00Z"))
                 cp.write_row((2 * o, o, "Public", "public", "2026-01-01T00:00:00Z"))
+        # Drawn in this order (sites, points, connectors) and written afterwards: a
+        # site's row carries the summary of its connectors (catalogue_summary), as the
+        # services keep it.
         sites: list[tuple[int, int, str]] = []  # (id, operator, visibility)
-        cps = conns = 0
-        with cur.copy(
-            "COPY sites (id, operator_id, name, street, postal_code, city, country, latitude,"
-            " longitude, timezone, currency, vat_rate, visibility, default_price_group_id,"
-            " created_at) FROM STDIN"
-        ) as site_copy:
-            points_left = n_points
-            site_plan: list[int] = []
-            while points_left > 0:
-                k = min(points_left, rng.choices([1, 2, 3, 4], weights=[40, 30, 20, 10])[0])
-                site_plan.append(k)
-                points_left -= k
-            for site_id in range(1, len(site_plan) + 1):
-                op = rng.randint(1, operators)
-                vis = str(pick(rng, VISIBILITY))
-                lat, lon = random_place(rng, 0.75)
-                site_copy.write_row((
-                    site_id, op, f"Site {site_id}", "ul. Testowa 1", "00-001", "Miasto", "PL",
-                    lat, lon, "Europe/Warsaw", "PLN", "0.23", vis, 2 * op,
-                    "2026-01-01T00:00:00Z",
+        site_rows: list[list[object]] = []
+        points_left = n_points
+        site_plan: list[int] = []
+        while points_left > 0:
+            k = min(points_left, rng.choices([1, 2, 3, 4], weights=[40, 30, 20, 10])[0])
+            site_plan.append(k)
+            points_left -= k
+        for site_id in range(1, len(site_plan) + 1):
+            op = rng.randint(1, operators)
+            vis = str(pick(rng, VISIBILITY))
+            lat, lon = random_place(rng, 0.75)
+            site_rows.append([
+                site_id, op, f"Site {site_id}", "ul. Testowa 1", "00-001", "Miasto", "PL",
+                lat, lon, "Europe/Warsaw", "PLN", "0.23", vis, 2 * op,
+                "2026-01-01T00:00:00Z", 0,
+            ])  # fmt: skip
+            sites.append((site_id, op, vis))
+        cp_rows: list[tuple[object, ...]] = []
+        for (sid, _, _), k in zip(sites, site_plan, strict=True):
+            for _ in range(k):
+                status = rng.choices(["online", "offline", "faulted"], weights=[90, 8, 2])[0]
+                cp_rows.append((
+                    len(cp_rows) + 1, sid, f"BENCH-{len(cp_rows) + 1:07d}", "Acme", "AC22",
+                    f"SN{len(cp_rows) + 1}", "1.0", "1.6", True, status, "2026-01-01T00:00:00Z",
                 ))  # fmt: skip
-                sites.append((site_id, op, vis))
-        with (
-            cur.copy(
-                "COPY charge_points (id, site_id, ocpp_identity, vendor, model, serial_number,"
-                " firmware_version, ocpp_version, commissioned, status, created_at) FROM STDIN"
-            ) as cp_copy,
-        ):
-            plan = []
-            for (sid, _, _), k in zip(sites, site_plan, strict=True):
-                for _ in range(k):
-                    cps += 1
-                    status = rng.choices(["online", "offline", "faulted"], weights=[90, 8, 2])[0]
-                    cp_copy.write_row((
-                        cps, sid, f"BENCH-{cps:07d}", "Acme", "AC22", f"SN{cps}", "1.0",
-                        "1.6", True, status, "2026-01-01T00:00:00Z",
-                    ))  # fmt: skip
-                    plan.append(cps)
-        with cur.copy(
-            "COPY connectors (id, charge_point_id, connector_id, plug_type, max_power_w,"
-            " status) FROM STDIN"
-        ) as con_copy:
-            for cp_id in plan:
-                for n in range(1, rng.choice([1, 2, 2]) + 1):
-                    conns += 1
-                    plug, watts = rng.choices(PLUGS, weights=PLUG_WEIGHTS)[0]
-                    con_copy.write_row(
-                        (conns, cp_id, n, plug, watts, pick(rng, CONNECTOR_STATUSES))
-                    )
+        connector_rows: list[tuple[object, ...]] = []
+        for cp_id, sid, *_ in cp_rows:
+            for n in range(1, rng.choice([1, 2, 2]) + 1):
+                plug, watts = rng.choices(PLUGS, weights=PLUG_WEIGHTS)[0]
+                status = pick(rng, CONNECTOR_STATUSES)
+                connector_rows.append((len(connector_rows) + 1, cp_id, n, plug, watts, status))
+                site_rows[sid - 1][-1] |= connector_bits(plug, watts)  # type: ignore[operator]
+        cps, conns = len(cp_rows), len(connector_rows)
+        copies = [
+            ("sites (id, operator_id, name, street, postal_code, city, country, latitude,"
+             " longitude, timezone, currency, vat_rate, visibility, default_price_group_id,"
+             " created_at, connector_bits)", site_rows),
+            ("charge_points (id, site_id, ocpp_identity, vendor, model, serial_number,"
+             " firmware_version, ocpp_version, commissioned, status, created_at)", cp_rows),
+            ("connectors (id, charge_point_id, connector_id, plug_type, max_power_w, status)",
+             connector_rows),
+        ]  # fmt: skip
+        for table, rows in copies:
+            with cur.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         drivers = _drivers(cur, sites, rng)
         for table in ("operators", "price_groups", "sites", "charge_points", "connectors"):
             cur.execute(
