@@ -200,6 +200,7 @@ def background_jobs(
     """What nobody else schedules in the embedded run: push delivery and its retries,
     code-expiry reminders, app-start follow-ups (link, started / car-full notices, holds
     of starts that never began), and billing left half-way (Stripe was out of reach)."""
+    from backend.services.billing_periods import period_due
     from backend.services.session_follow_up import follow_up
 
     def in_session(job: Callable[[Any, Any], object]) -> Callable[[], object]:
@@ -226,10 +227,12 @@ def background_jobs(
             lambda s, now: follow_up(s, container.billing, notes, now))),
         ("push delivery", in_session(notes.deliver_pending)),
         ("code reminders", every(60, in_session(notes.remind_expiring_codes))),
-        # Seldom: a sweep that meets a session being billed by the session-ended port at
-        # that very moment could notify its driver twice (SessionBilling takes no lock).
         ("billing retries", every(billing_retry_s, in_session(
             container.session_billing.bill_pending))),
+        # Monthly billing and the co-op cost shares of the month that has just ended
+        # everywhere; idempotent, and a site still missing meter readings waits.
+        ("period close", every(3600, in_session(lambda s, now: (
+            container.session_billing.close_period(s, period_due(now), now))))),
     ]  # fmt: skip
 
 

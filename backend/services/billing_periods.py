@@ -6,6 +6,8 @@ what arrives after it closed goes into the next one.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,18 @@ CLOSED = ("closing", "period_charged", "paid", "free")
 def next_period(period: str) -> str:
     year, month = (int(x) for x in period.split("-"))
     year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+# The last local month to end is UTC−12's, twelve hours after the UTC month.
+LAST_ZONE_BEHIND_UTC = timedelta(hours=12)
+
+
+def period_due(now: datetime) -> str:
+    """The latest month (YYYY-MM) that has ended in every time zone at ``now``: what a
+    scheduled close may settle. Closing is idempotent, so asking every hour is safe."""
+    moment = now.astimezone(UTC) - LAST_ZONE_BEHIND_UTC
+    year, month = (moment.year - 1, 12) if moment.month == 1 else (moment.year, moment.month - 1)
     return f"{year:04d}-{month:02d}"
 
 
