@@ -10,13 +10,20 @@ a search slow is the number of points in the circle, not the size of the page, s
   `track_total_hits` and GitHub's search do the same): past it, `total_exact` is false
   and pages end at MAX_RESULTS. A 100 km circle around Warsaw holds some 15,000 points;
   nobody pages through them, and counting them costs more than everything else;
-- the nearest points are looked for in a smaller circle first, doubled until it holds
-  the page (or is the radius asked for): every point outside a circle is farther than
-  every point inside it, so the page is exact, while only the neighbourhood is sorted;
+- a search up to the default radius sorts its whole circle, counting it in the same
+  pass. A wider one counts its circle up to MAX_RESULTS + 1 points, keeping them: when
+  there are fewer, they are the whole circle and the page is sorted out of them, in
+  the same statement. Otherwise the page is looked for in a town-sized circle (same
+  statement), then if that held too few, in one sized from the density seen (at least
+  twice as wide): every point outside a circle is farther than every point inside it,
+  so the page is exact, while only the neighbourhood is sorted. Each statement costs
+  about a millisecond whatever it does (PostgreSQL plans it anew: see catalogue_sql),
+  so a circle on the wide side beats one more statement;
 - plug and power filters skip the sites whose connectors cannot match
   (catalogue_summary) before probing any connector;
-- each read ends with COMMIT (`_end_read`), so the connection keeps its prepared
-  statements: PostgreSQL then plans each shape of statement once, not on every request.
+- reads run in autocommit (catalogue_sql.reading): no BEGIN and COMMIT round trips.
+
+docs/benchmarks.md has the figures, and what was tried.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from backend.errors import InvalidInput, NotFound
@@ -50,8 +58,11 @@ __all__ = [
 DEFAULT_RADIUS_M = 5_000
 MAX_RADIUS_M = 100_000
 MAX_RESULTS = 1_000  # counted exactly up to here, and reachable through pages
-FIRST_RING_M = 2_500  # the circle the nearest points are first looked for in
-SORT_AT_ONCE = 300
+# Searches up to the default radius sort the whole circle at once: one statement, no
+# separate count. Wider ones first look for the page in a town-sized circle.
+SORT_WHOLE_UP_TO_M = DEFAULT_RADIUS_M
+FIRST_RING_M = 3_500
+AIM = 2  # the next circle should hold this many times the points the page needs
 NOT_FOUND = "No such charge point."
 
 
@@ -150,11 +161,26 @@ def search(
         raise InvalidInput(message, errors={"radius_km": [message]})
     if page < 1 or page_size < 1:
         raise InvalidInput("Pages are numbered from 1 and hold at least one item.")
-    db = sql.connection(s)
-    offset, needed = (page - 1) * page_size, page * page_size
-    where = (origin.lat, origin.lon)
-    # First look in a town-sized circle, counting the whole one in the same statement.
-    ring = min(radius_m, FIRST_RING_M)
+    offset = (page - 1) * page_size
+    with sql.reading(s) as db:
+        rows, counted = _nearest(db, viewer, now, origin, radius_m, filters, offset, page_size)
+    return _page(rows, origin, viewer, min(counted, MAX_RESULTS), counted <= MAX_RESULTS)
+
+
+def _nearest(
+    db: Connection,
+    viewer: Viewer,
+    now: datetime,
+    origin: Origin,
+    radius_m: float,
+    filters: Filters,
+    offset: int,
+    page_size: int,
+) -> tuple[list[Any], int]:
+    """The page's rows, and the number of points in the circle up to MAX_RESULTS + 1."""
+    needed, where = offset + page_size, (origin.lat, origin.lon)
+    # First look in the first ring, counting the whole circle in the same statement.
+    ring = radius_m if radius_m <= SORT_WHOLE_UP_TO_M else FIRST_RING_M
     count_radius = radius_m if ring < radius_m else None
     shape, params = sql.shape_and_parameters(
         viewer, now, filters, where, ring, count_radius_m=count_radius
@@ -165,35 +191,35 @@ def search(
     if count_radius is not None:
         counted = rows[0].counted
         rows = [r for r in rows if r.cp_id is not None]
+        if rows and rows[0].whole:  # from the whole circle, all of it counted
+            ring = radius_m
     elif rows:
         counted = rows[0].matched
     else:  # an empty page of a small circle: how many come before it?
         counted = db.execute(statements.count, params).scalar_one()
-    total, exact = min(counted, MAX_RESULTS), counted <= MAX_RESULTS
-    if offset >= total:
-        _end_read(s)
-        return ResultPage([], total, exact)
+    if offset >= min(counted, MAX_RESULTS):
+        return [], counted
     while not (ring >= radius_m or (rows and rows[0].matched >= needed)):
         ring = min(radius_m, max(2 * ring, _next_ring(ring, rows, needed, counted, radius_m)))
         shape, params = sql.shape_and_parameters(viewer, now, filters, where, ring)
         params.update(offset=offset, limit=page_size)
         rows = db.execute(sql.statements(shape).page, params).all()
-    _end_read(s)
     # Every point outside the last circle is farther than every point inside it.
-    return _page(rows, origin, viewer, total, exact)
+    return list(rows), counted
 
 
 def _next_ring(ring: float, rows: Sequence[Any], needed: int, counted: int, radius: float) -> float:
-    """How far to look next for the points a page needs. A circle too small costs one
-    cheap query more; one too big sorts thousands of points."""
-    if counted <= SORT_AT_ONCE:
-        return radius  # a few hundred points: cheaper to sort than to ask again
+    """How far to look next for the points a page needs. A circle too small costs a
+    statement more (a millisecond or so to plan, send and run, whatever its size); one
+    too big sorts more points (a few hundred cost a tenth of that), so aim wide."""
+    if counted <= MAX_RESULTS:
+        return radius  # at most a thousand points: sort them all at once
+    # The density around the point, from the circle just searched, for a few pages; or,
+    # with nothing nearby, spread evenly over the whole circle (the count is capped:
+    # there are more, so they lie closer still).
     if rows:
-        # The density around the point, from the circle just searched; with a margin.
-        return ring * math.sqrt(needed / rows[0].matched) * 1.25
-    # Nothing nearby: spread evenly over the whole circle, the points would lie within
-    # R·√(needed/counted) (closer still when the count was capped: there are more).
-    return radius * math.sqrt(needed / counted)
+        return ring * math.sqrt(AIM * needed / rows[0].matched)
+    return radius * math.sqrt(AIM * needed / counted)
 
 
 def details(
@@ -236,25 +262,16 @@ def _listing(
     **extra: Any,
 ) -> ResultPage:
     """Short lists (one point, a driver's stars), counted in full."""
-    db = sql.connection(s)
     where = (origin.lat, origin.lon) if origin else None
     shape, params = sql.shape_and_parameters(viewer, now, Filters(), where, None, only, **extra)
     statements = sql.statements(shape)
     offset = (page - 1) * page_size
-    rows = db.execute(statements.page, {**params, "offset": offset, "limit": page_size}).all()
-    total = rows[0].matched if rows else 0
-    if not rows and offset:  # past the last page: the window count came with no row
-        total = db.execute(statements.count, {**params, "cap": 2**31 - 1}).scalar_one()
-    _end_read(s)
+    with sql.reading(s) as db:
+        rows = db.execute(statements.page, {**params, "offset": offset, "limit": page_size}).all()
+        total = rows[0].matched if rows else 0
+        if not rows and offset:  # past the last page: the window count came with no row
+            total = db.execute(statements.count, {**params, "cap": 2**31 - 1}).scalar_one()
     return _page(rows, origin, viewer, total, True)
-
-
-def _end_read(s: Session) -> None:
-    """End the read-only transaction with COMMIT. Left open, it would end with the
-    pool's ROLLBACK, on which psycopg deallocates every statement it prepared on the
-    connection: each request would then pay PostgreSQL's planning of the catalogue's
-    statements (about a millisecond each, as long as running them) again."""
-    s.commit()
 
 
 def _page(

@@ -1,8 +1,14 @@
 """The SQL of the catalogue, portable between PostgreSQL and SQLite.
 
-Statements are built once per `Shape` (who asks, which filters are on) with bound
-parameters, and reused: building a SQLAlchemy statement of this size costs more than the
-database needs to answer it.
+Statements are built once per `Shape` (who asks, which circles; filters are parameters)
+with bound parameters, and reused: building a SQLAlchemy statement of this size costs
+more than the database needs to answer it.
+
+PostgreSQL plans them on every execution: psycopg prepares a statement after five uses
+on a connection, but forgets all of them on every ROLLBACK, which is how the pool ends
+the transaction of every other read (/health included). So planning time counts as much
+as running time (about half a millisecond each), and the statements are shaped to plan
+fast: one-to-one details as sub-selects, not joins.
 
 Distances: inside the bounding box of a circle (shared.geo; an index range on
 sites(latitude, longitude)), points are filtered and ordered by the haversine term
@@ -18,6 +24,8 @@ sites; the exact per-connector test then runs for the points of the sites left.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -25,18 +33,22 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Connection,
     Float,
     Integer,
     Select,
+    Subquery,
     bindparam,
     exists,
     func,
     literal,
+    not_,
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -44,7 +56,12 @@ from backend.db.base import UTCDateTime
 from backend.db.models import ChargePoint, Connector, Favourite, Operator, PriceGroup, Site
 from backend.db.models.enums import ConnectorStatus
 from backend.services.catalogue_summary import wanted_bits
-from backend.services.visibility import Viewer, site_memberships, visible_site
+from backend.services.visibility import (
+    Viewer,
+    member_site_ids,
+    site_memberships,
+    visible_site,
+)
 from shared.geo import EARTH_RADIUS_M, bounding_box
 
 # A charge point in one of these states cannot start a session, whatever its connectors say.
@@ -67,17 +84,20 @@ class Filters:
 
 @dataclass(frozen=True)
 class Shape:
-    """Everything the SQL text depends on; the values go in as parameters."""
+    """Everything the SQL text depends on; the values go in as parameters.
+
+    Filters are parameters too, each condition written as "no filter, or ..." (`:x IS
+    NULL OR ...`): PostgreSQL plans a statement with its values and drops the conditions
+    they switch off, so one text serves every combination. A handful of shapes instead
+    of one per combination: each costs a worker tens of milliseconds to build and
+    compile the first time it is asked for, which a rare combination otherwise pays in
+    the middle of the traffic. Only the plug list changes the text (an IN list).
+    """
 
     viewer: str = "anonymous"  # Viewer.kind
     distance: bool = False  # measure (and order by) the distance from a point
     lon_ranges: int | None = None  # a radius cut-off: 1 or 2 (across ±180°) or 0 ranges
     plugs: bool = False
-    min_power: bool = False
-    site_bits: bool = False  # the plug and power filters narrow sites by connector_bits
-    available: bool = False
-    operator: bool = False
-    price_group: bool = False
     only: str = ""  # "", "id": one point, "favourites": the driver's starred points
     # Also count (up to :cap) the points within a second, wider radius: the one asked
     # for, when the page is looked for in a smaller circle. Its box has this many ranges.
@@ -113,26 +133,22 @@ def shape_and_parameters(
             lon_ranges = _circle(params, "", origin, radius_m)
         if count_radius_m is not None:
             count_lon_ranges = _circle(params, COUNT_PREFIX, origin, count_radius_m)
-    values = {
-        "plug_types": list(filters.plug_types) or None,
-        "min_power_w": filters.min_power_w,
-        "operator_id": filters.operator_id,
-        "price_group_id": filters.price_group_id,
-    }
-    params.update({k: v for k, v in values.items() if v is not None})
-    bits = wanted_bits(filters.plug_types, filters.min_power_w)
-    if bits is not None:
-        params["connector_bits"] = bits
+    params.update(
+        operator_id=filters.operator_id,
+        price_group_id=filters.price_group_id,
+        min_power_w=filters.min_power_w,
+        available=filters.available_now,
+        on_connector=bool(filters.plug_types or filters.min_power_w is not None)
+        or filters.available_now,
+        connector_bits=wanted_bits(filters.plug_types, filters.min_power_w),
+    )
+    if filters.plug_types:
+        params["plug_types"] = list(filters.plug_types)
     shape = Shape(
         viewer=viewer.kind,
         distance=origin is not None,
         lon_ranges=lon_ranges,
         plugs=bool(filters.plug_types),
-        min_power=filters.min_power_w is not None,
-        site_bits=bits is not None,
-        available=filters.available_now,
-        operator=filters.operator_id is not None,
-        price_group=filters.price_group_id is not None,
         only=only,
         count_lon_ranges=count_lon_ranges,
     )
@@ -151,12 +167,32 @@ def _circle(params: dict[str, Any], prefix: str, origin: tuple[float, float], r:
 
 @lru_cache(maxsize=512)
 def statements(shape: Shape) -> Statements:
-    query, key, group, member = _candidates(shape, shape.lon_ranges)
-    page = _page(shape, query, key, group, member)
-    if shape.count_lon_ranges is not None:
-        wider = _candidates(shape, shape.count_lon_ranges, COUNT_PREFIX)[0]
-        page = _with_count(page, _count(wider))
-    return Statements(_count(query), page)
+    query, key = _candidates(shape, shape.lon_ranges)
+    keys = _order_keys(shape, key)
+    if shape.count_lon_ranges is None:
+        return Statements(_count(query), _page(shape, _paged(query, keys), keys))
+    return Statements(_count(query), _page_and_count(shape, query, keys))
+
+
+def _page_and_count(shape: Shape, ring: Select[Any], keys: list[Any]) -> Select[Any]:
+    """A page looked for in a smaller circle (``ring``) while the wider one is counted.
+
+    The count keeps the points it walked (up to :cap, in no particular order). Fewer
+    than :cap means they are all of the wider circle: the page is taken from them, and
+    the ring is not even scanned. Otherwise the page comes from the ring. Both are in
+    one statement, each branch run or skipped as a whole on that one test, so a search
+    costs one walk of the wider circle either way."""
+    wider, wider_key = _candidates(shape, shape.count_lon_ranges, COUNT_PREFIX)
+    cap = bindparam("cap", type_=Integer)
+    circle = wider.add_columns(wider_key.label(keys[0].name)).limit(cap).cte("circle")
+    whole = select(func.count()).select_from(circle).scalar_subquery() < cap
+    from_circle = _paged(
+        select(circle).where(whole), [circle.c[keys[0].name]], circle.c.cp_id, True, "circle_page"
+    )
+    from_ring = _paged(ring.where(not_(whole)), keys, name="ring_page")
+    both = union_all(select(from_circle), select(from_ring)).subquery("page")
+    counted = select(func.count().label("counted")).select_from(circle)
+    return _with_count(_page(shape, both, keys), counted)
 
 
 def _count(query: Select[Any]) -> Select[Any]:
@@ -180,26 +216,32 @@ def _with_count(page: Select[Any], count: Select[Any]) -> Select[Any]:
     )
 
 
-def _candidates(
-    shape: Shape, lon_ranges: int | None, prefix: str = ""
-) -> tuple[Select[Any], Any, Any, Any]:
+def _memberships() -> Subquery:
+    """The driver's active memberships by site (visibility.site_memberships)."""
+    now = bindparam("now", type_=UTCDateTime())
+    return site_memberships(bindparam("driver_id", type_=Integer), now)
+
+
+def _candidates(shape: Shape, lon_ranges: int | None, prefix: str = "") -> tuple[Select[Any], Any]:
     """(cp_id, site_id) of every matching point the viewer may see, within the circle
-    whose parameters start with ``prefix``; the distance key (a constant without a
-    point); the price group that applies; member or not."""
+    whose parameters start with ``prefix``; and the distance key (a constant without a
+    point). Membership decides here only what a driver sees, site by site within the
+    scan of sites; the page looks it up again for its own points (member, price group)."""
     query = select(ChargePoint.id.label("cp_id"), Site.id.label("site_id"))
     query = query.select_from(ChargePoint).join(Site, Site.id == ChargePoint.site_id)
     group: Any = Site.default_price_group_id
-    member: Any = literal(False)
-    member_site = None
+    member_sites = None
     if shape.viewer == "driver":
         now = bindparam("now", type_=UTCDateTime())
-        membership = site_memberships(bindparam("driver_id", type_=Integer), now)
-        query = query.outerjoin(membership, membership.c.site_id == Site.id)
-        group = func.coalesce(membership.c.price_group_id, Site.default_price_group_id)
-        member, member_site = membership.c.site_id.is_not(None), membership.c.site_id
+        member_sites = member_site_ids(bindparam("driver_id", type_=Integer), now)
+        # Only for the price group filter, which is off (and dropped) in most searches.
+        membership = _memberships()
+        of_site = select(membership.c.price_group_id).where(membership.c.site_id == Site.id)
+        group = func.coalesce(of_site.scalar_subquery(), Site.default_price_group_id)
     staff = bindparam("staff_operator_id", type_=Integer) if shape.viewer == "staff" else None
     query = query.where(
-        ChargePoint.commissioned.is_(True), visible_site(shape.viewer, member_site, staff)
+        ChargePoint.commissioned.is_(True),
+        visible_site(shape.viewer, None, staff, member_sites=member_sites),
     )
     if shape.only == "id":
         query = query.where(ChargePoint.id == bindparam("cp_id", type_=Integer))
@@ -221,7 +263,7 @@ def _candidates(
         if ranges:
             query = query.where(or_(*ranges))
     query = query.where(*_filter_conditions(shape, group))
-    return query, key, group, member
+    return query, key
 
 
 def _float(name: str) -> Any:
@@ -237,38 +279,36 @@ def _haversine_term() -> ColumnElement[float]:
 
 
 def _filter_conditions(shape: Shape, group: Any) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if shape.operator:
-        conditions.append(Site.operator_id == bindparam("operator_id", type_=Integer))
-    if shape.price_group:
-        conditions.append(group == bindparam("price_group_id", type_=Integer))
+    """The filters, each off when its parameter is NULL (or false): see `Shape`."""
+    operator = bindparam("operator_id", type_=Integer)
+    price_group = bindparam("price_group_id", type_=Integer)
+    min_power = bindparam("min_power_w", type_=Integer)
+    available = bindparam("available", type_=Boolean)
+    wanted = bindparam("connector_bits", type_=BigInteger)
     # One connector must satisfy every connector filter at once: a free Type 2 beside a
     # busy CCS does not make the point "a free CCS".
-    on_connector: list[ColumnElement[bool]] = []
+    on_connector: list[ColumnElement[bool]] = [
+        Connector.charge_point_id == ChargePoint.id,
+        or_(min_power.is_(None), Connector.max_power_w >= min_power),
+        or_(not_(available), Connector.status == ConnectorStatus.AVAILABLE.value),
+    ]
     if shape.plugs:
         on_connector.append(Connector.plug_type.in_(bindparam("plug_types", expanding=True)))
-    if shape.min_power:
-        on_connector.append(Connector.max_power_w >= bindparam("min_power_w", type_=Integer))
-    if shape.available:
-        on_connector.append(Connector.status == ConnectorStatus.AVAILABLE.value)
-        conditions.append(ChargePoint.status.not_in(NOT_AVAILABLE))
-    if shape.site_bits:
-        # Checked in the index scan of sites (the column is carried in its index).
-        wanted = bindparam("connector_bits", type_=BigInteger)
-        summary = Site.connector_bits
-        conditions.append(or_(summary.is_(None), summary.op("&")(wanted) != 0))
-    if on_connector:
-        conditions.append(
-            exists().where(Connector.charge_point_id == ChargePoint.id, *on_connector)
-        )
-    return conditions
+    summary = Site.connector_bits
+    return [
+        or_(operator.is_(None), Site.operator_id == operator),
+        or_(price_group.is_(None), group == price_group),
+        # In the index scan of sites (the column is carried in its index), before any
+        # point of the site is looked at.
+        or_(wanted.is_(None), summary.is_(None), summary.op("&")(wanted) != 0),
+        or_(not_(available), ChargePoint.status.not_in(NOT_AVAILABLE)),
+        or_(not_(bindparam("on_connector", type_=Boolean)), exists().where(*on_connector)),
+    ]
 
 
-def _page(shape: Shape, query: Select[Any], key: Any, group: Any, member: Any) -> Select[Any]:
-    """The page of ``query``: nearest first (latest star first for favourites), then id;
-    ``matched`` is how many rows the query has in all, a window count that needs no
-    second pass. Site, operator, group and connectors are joined for the page's points
-    only, one row per connector."""
+def _order_keys(shape: Shape, key: Any) -> list[Any]:
+    """What a page is ordered by, before the point's id: the distance key (a constant
+    without a point), after the time of the star for favourites."""
     keys: list[Any] = [key.label("distance_key")]
     if shape.only == "favourites":
         starred_at = (
@@ -280,23 +320,54 @@ def _page(shape: Shape, query: Select[Any], key: Any, group: Any, member: Any) -
             .scalar_subquery()
         )
         keys.insert(0, starred_at.label("starred_at"))
-    paged = (
+    return keys
+
+
+def _paged(
+    query: Select[Any],
+    keys: list[Any],
+    cp_id: Any = ChargePoint.id,
+    whole: bool = False,
+    name: str = "page",
+) -> Subquery:
+    """Points :offset to :offset + :limit of ``query`` in the order of ``keys`` then
+    ``cp_id``; ``matched`` is how many rows the query has in all, a window count that
+    needs no second pass; ``whole`` tells whether they are from the whole circle asked
+    for, the one counted (else from a smaller one)."""
+    return (
         query.add_columns(
-            group.label("price_group_id"),
-            member.label("member"),
-            *keys,
+            *(k for k in keys if k.name not in query.selected_columns),
             func.count().over().label("matched"),
+            literal(whole).label("whole"),
         )
-        .order_by(*(k.desc() if k.name in DESCENDING else k for k in keys), ChargePoint.id)
+        .order_by(*(k.desc() if k.name in DESCENDING else k for k in keys), cp_id)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
-        .subquery("page")
+        .subquery(name)
     )
+
+
+def _page(shape: Shape, paged: Subquery, keys: list[Any]) -> Select[Any]:
+    """The rows of a page (`_paged`): site, operator, membership, price group and
+    connectors looked up for the page's points only, one row per connector."""
+    # Operator and membership as sub-selects rather than joins: PostgreSQL plans a join
+    # of many tables by weighing their orders, which took longer than running the query.
+    # (The price group stays a join: its id is an expression of the membership's.)
+    group: Any = Site.default_price_group_id
+    member: Any = literal(False)
+    if shape.viewer == "driver":
+        now, driver = bindparam("now", type_=UTCDateTime()), bindparam("driver_id", type_=Integer)
+        membership = _memberships()
+        mine = select(membership.c.price_group_id).where(membership.c.site_id == paged.c.site_id)
+        group = func.coalesce(mine.scalar_subquery(), Site.default_price_group_id)
+        member = paged.c.site_id.in_(member_site_ids(driver, now))
+    operator = select(Operator.name).where(Operator.id == Site.operator_id).scalar_subquery()
     columns: list[Any] = [
         *(paged.c[k.name] for k in keys),
         paged.c.cp_id,
-        paged.c.member,
+        member.label("member"),
         paged.c.matched,
+        paged.c.whole,
         ChargePoint.status,
         ChargePoint.last_seen_at,
         Site.id.label("site_id"),
@@ -308,7 +379,7 @@ def _page(shape: Shape, query: Select[Any], key: Any, group: Any, member: Any) -
         Site.latitude,
         Site.longitude,
         Site.operator_id,
-        Operator.name.label("operator_name"),
+        operator.label("operator_name"),
         Site.visibility,
         Site.timezone,
         Site.currency,
@@ -334,8 +405,7 @@ def _page(shape: Shape, query: Select[Any], key: Any, group: Any, member: Any) -
         .select_from(paged)
         .join(ChargePoint, ChargePoint.id == paged.c.cp_id)
         .join(Site, Site.id == paged.c.site_id)
-        .join(Operator, Operator.id == Site.operator_id)
-        .outerjoin(PriceGroup, PriceGroup.id == paged.c.price_group_id)
+        .outerjoin(PriceGroup, PriceGroup.id == group)
         .outerjoin(Connector, Connector.charge_point_id == paged.c.cp_id)
         .order_by(*order, paged.c.cp_id, Connector.connector_id)
     )
@@ -352,13 +422,28 @@ def _sqlite_has_math() -> bool:
     return True
 
 
-def connection(s: Session) -> Connection:
+@contextmanager
+def reading(s: Session) -> Iterator[Connection]:
     """The session's connection, to run the catalogue's Core statements on directly (the
     ORM layer of Session.execute adds nothing to them but time).
 
-    SQLite has sin and cos only when built with its math functions; lend it Python's
+    Outside a transaction of the caller's, in autocommit: a search is one statement or a
+    few, each with its own snapshot under READ COMMITTED anyway, and a transaction
+    around them would only add two round trips (BEGIN, then COMMIT or ROLLBACK; and on a
+    ROLLBACK psycopg forgets the statements it prepared on the connection). Afterwards
+    the connection goes back to the pool in its usual mode."""
+    if s.in_transaction() or s.new or s.dirty or s.deleted:
+        yield _with_math(s.connection())
+        return
+    try:
+        yield _with_math(s.connection(execution_options={"isolation_level": "AUTOCOMMIT"}))
+    finally:
+        s.rollback()  # nothing to undo: this only hands the connection back
+
+
+def _with_math(conn: Connection) -> Connection:
+    """SQLite has sin and cos only when built with its math functions; lend it Python's
     otherwise, so the embedded default runs the very same statements as PostgreSQL."""
-    conn = s.connection()
     if conn.dialect.name == "sqlite" and not _sqlite_has_math():
         raw: Any = conn.connection.driver_connection
         for name, fn in (("sin", math.sin), ("cos", math.cos)):

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, Subquery, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from backend.db.models import Membership, Site, membership_sites
@@ -120,21 +121,39 @@ def site_memberships(driver_id: IntValue, now: TimeValue) -> Subquery:
     )
 
 
+def member_site_ids(driver_id: IntValue, now: TimeValue) -> Select[Any]:
+    """The sites the driver's active memberships cover, as a select of their ids: all
+    `visible_site` needs, and simpler than `site_memberships` (no latest membership to
+    pick, so nothing to group)."""
+    return (
+        select(membership_sites.c.site_id)
+        .join(Membership, Membership.id == membership_sites.c.membership_id)
+        .where(Membership.driver_id == driver_id, active_membership(now))
+    )
+
+
 def visible_site(
     kind: str,
     member_site_id: ColumnElement[int] | None = None,
     staff_operator_id: IntValue | None = None,
+    *,
+    member_sites: Select[Any] | None = None,
 ) -> ColumnElement[bool]:
     """SQL condition on Site: a viewer of this `Viewer.kind` may see it.
 
-    ``member_site_id`` is the ``site_id`` column of `site_memberships` joined for a
-    driver; ``staff_operator_id`` the operator of a staff member.
+    For a driver, either ``member_site_id``, the ``site_id`` column of `site_memberships`
+    joined in, or ``member_sites``, `member_site_ids`: then the condition needs nothing
+    but the site's row, so a list can apply it while scanning sites (a driver has a
+    handful of sites, looked up once). ``staff_operator_id`` is the operator of a staff
+    member.
     """
     if kind == "admin":
         return true()
     conditions: list[ColumnElement[bool]] = [Site.visibility.in_(OPEN_TO_ALL)]
     if kind == "driver" and member_site_id is not None:
         conditions.append(member_site_id.is_not(None))
+    if kind == "driver" and member_sites is not None:
+        conditions.append(Site.id.in_(member_sites))
     if kind == "staff" and staff_operator_id is not None:
         conditions.append(Site.operator_id == staff_operator_id)
     return or_(*conditions)
