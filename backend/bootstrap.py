@@ -20,6 +20,7 @@ from backend.services.notifications import Notifications
 from backend.services.notifier import Notifier
 from backend.services.payment_gateway import PaymentGateway
 from backend.services.payments import Billing
+from backend.services.payout_gateway import PayoutGateway
 from backend.services.throttle import Throttle, make_throttle
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class Container:
     # Commands to chargers: in-process in the embedded run (the bridge's wiring sets it),
     # Redis-routed when REDIS_URL is set; None makes the command endpoints answer 503.
     charger_gateway: ChargerGateway | None = None
+    # Operators' payouts as Stripe Connect transfers; None (localstripe has no Connect,
+    # or STRIPE_CONNECT_PAYOUTS=false): payouts are bank transfers staff confirm.
+    payouts: PayoutGateway | None = None
 
     def close(self) -> None:
         self.throttle.close()
@@ -93,8 +97,10 @@ def bootstrap(
     notifier: Notifier | None = None,
     payments: PaymentGateway | None = None,
     charger_gateway: ChargerGateway | None = None,
+    payouts: PayoutGateway | None = None,
 ) -> Container:
     from backend.adapters.stripe_gateway import make_gateway  # stripe only where used
+    from backend.adapters.stripe_payouts import make_payout_gateway
 
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
@@ -111,6 +117,7 @@ def bootstrap(
         payments=gateway,
         billing=Billing(gateway, settings.hold_amounts),
         charger_gateway=charger_gateway or make_charger_gateway(settings),
+        payouts=payouts if payouts is not None else make_payout_gateway(settings),
     )
 
 

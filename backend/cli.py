@@ -233,7 +233,24 @@ def background_jobs(
         # everywhere; idempotent, and a site still missing meter readings waits.
         ("period close", every(3600, in_session(lambda s, now: (
             container.session_billing.close_period(s, period_due(now), now))))),
+        # Then the operators' settlements of that month (its receipts are issued by now;
+        # what comes later goes into the next settlement) and their payouts.
+        ("settlements", every(3600, in_session(lambda s, now: settle_and_pay(
+            s, container, now)))),
     ]  # fmt: skip
+
+
+def settle_and_pay(s: Any, container: Any, now: Any) -> int:
+    """Settle the month that has ended everywhere, then send what payouts can be sent."""
+    from backend.services import payouts, settlements
+
+    gateway = getattr(container, "payouts", None)
+    made = settlements.settle_due(
+        s, container.notifications, now, connect_payouts=gateway is not None
+    )
+    if gateway is not None:
+        payouts.send_pending(s, gateway, now)
+    return len(made)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -35,6 +35,15 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _flag(name: str, raw: str | None) -> bool | None:
+    """Read "true" or "false"; None when unset (the setting then picks its default)."""
+    if not raw:
+        return None
+    if raw.strip().lower() in {"true", "false"}:
+        return raw.strip().lower() == "true"
+    raise ValueError(f"{name} must be true or false")
+
+
 def _decimal(name: str, default: str) -> Decimal:
     raw = os.environ.get(name) or default
     try:
@@ -85,6 +94,9 @@ class Settings:
     stripe_max_network_retries: int = 2
     stripe_timeout_seconds: int = 20
     localstripe_port: int = 0
+    # Operators' payouts as Stripe Connect transfers (needs a real Stripe: localstripe has
+    # no Connect). Unset: on with STRIPE_SECRET_KEY, off without; off = bank transfers.
+    stripe_connect_payouts: bool | None = None
     hold_amounts: dict[str, Decimal] = field(
         default_factory=lambda: {k: Decimal(v) for k, v in DEFAULT_HOLD_AMOUNTS.items()},
         hash=False,
@@ -123,6 +135,9 @@ class Settings:
             "stripe_max_network_retries": _int("STRIPE_MAX_NETWORK_RETRIES", 2),
             "stripe_timeout_seconds": _int("STRIPE_TIMEOUT_SECONDS", 20),
             "localstripe_port": _int("LOCALSTRIPE_PORT", 0),
+            "stripe_connect_payouts": _flag(
+                "STRIPE_CONNECT_PAYOUTS", os.environ.get("STRIPE_CONNECT_PAYOUTS")
+            ),
             "hold_amounts": {
                 "PLN": _decimal("HOLD_AMOUNT_PLN", DEFAULT_HOLD_AMOUNTS["PLN"]),
                 "NOK": _decimal("HOLD_AMOUNT_NOK", DEFAULT_HOLD_AMOUNTS["NOK"]),
@@ -161,6 +176,13 @@ class Settings:
                 object.__setattr__(
                     self, "stripe_webhook_secret", local_webhook_secret(self.secret_key)
                 )
+        if self.stripe_connect_payouts is None:
+            object.__setattr__(self, "stripe_connect_payouts", self.stripe_secret_key is not None)
+        elif self.stripe_connect_payouts and self.stripe_secret_key is None:
+            raise ValueError(
+                "STRIPE_CONNECT_PAYOUTS=true needs STRIPE_SECRET_KEY (localstripe has no "
+                "Connect; without a key operators are paid by bank transfer)"
+            )
         if any(v <= 0 for v in self.hold_amounts.values()):
             raise ValueError("HOLD_AMOUNT_* must be positive amounts")
         if self.stripe_max_network_retries < 0 or self.stripe_timeout_seconds < 1:

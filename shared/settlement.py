@@ -50,6 +50,9 @@ class Settlement:
     lines: tuple[SettlementLine, ...]
     payout: VatSplit | None  # the platform pays the operator
     invoice: VatSplit | None  # the platform bills the operator (P2)
+    # A negative balance (refunds above revenue) owed by the operator: no document
+    # now, it is brought forward into the next settlement (net; VAT comes with it).
+    carried: Money | None = None
 
 
 def settle(
@@ -59,17 +62,52 @@ def settle(
     kwh: Decimal | str,
     charge_points: int,
     months: int = 1,
+    refund_nets: list[Money] | None = None,
+    brought_forward: Money | None = None,
+    collected_nets: list[Money] | None = None,
 ) -> Settlement:
     """One period's settlement. `session_nets` are the net amounts of the period's
     receipts (gross split per document), `kwh` the energy delivered at the operator's
-    stations, `charge_points` those under contract in the period."""
+    stations, `charge_points` those under contract in the period.
+
+    `refund_nets` (positive) are refunds made since the last settlement: revenue given
+    back lowers the revenue the fee is a share of (domain.md §5: refunds go into the
+    next settlement). `brought_forward` (≤ 0) is the previous settlement's negative
+    balance. A PUB payout depends on energy only, whatever drivers paid or got back,
+    so refunds do not touch it.
+
+    A hotel (P2) invoices its guests itself: `session_nets` are then its guests'
+    statement amounts, money the platform never had. `collected_nets` are what the
+    platform did collect by card at the hotel's sites (a code billed per session, say):
+    the operator's money, set against the fee, with the refunds made on it; if it
+    exceeds the fee, the platform pays the rest out instead of billing."""
     cur = contract.currency
     energy = to_decimal(kwh)
     if charge_points < 0 or months < 1 or energy < 0:
         raise SettlementError("Charge points, months and energy cannot be negative.")
-    revenue = Money.zero(cur)
+    refunds = list(refund_nets or [])
+    if any(r.minor < 0 for r in refunds):
+        raise SettlementError("A refund is given as the positive amount given back.")
+    balance = brought_forward if brought_forward is not None else Money.zero(cur)
+    if balance.minor > 0:
+        raise SettlementError("Only a negative balance is brought forward.")
+    sessions = Money.zero(cur)
     for net in session_nets:
-        revenue = revenue + net
+        sessions = sessions + net
+    refunded = Money.zero(cur)
+    for r in refunds:
+        refunded = refunded + r
+    collected = Money.zero(cur)
+    for c in collected_nets or []:
+        collected = collected + c
+    case = contract.business_case
+    if collected_nets and case != BusinessCase.P2:
+        raise SettlementError("Only a hotel (P2) settlement sets collected money apart.")
+    revenue = sessions
+    if case in (BusinessCase.P1, BusinessCase.SEMI):
+        revenue = sessions - refunded
+    elif case == BusinessCase.P2:
+        revenue = sessions + collected - refunded
     fixed = contract.fee_fixed_per_cp or Money.zero(cur)
     percent_fee = revenue.percent(contract.fee_percent)
     fixed_fee = line(charge_points * months, fixed.amount, cur)
@@ -83,21 +121,39 @@ def settle(
     ]
     fee_lines = [x for x in fee_lines if not x.amount.is_zero()]
     fee = percent_fee + fixed_fee + kwh_fee
-    case = contract.business_case
+    carry = [SettlementLine("balance brought forward", balance)] if balance.minor else []
     if case in (BusinessCase.P1, BusinessCase.SEMI):
-        lines = (SettlementLine("net revenue of sessions", revenue), *fee_lines)
-        payout = revenue - fee
-        return Settlement(case, revenue, fee, lines, from_net(payout, contract.vat_rate), None)
+        given_back = [SettlementLine("refunds to drivers", -refunded)] if refunds else []
+        lines = (SettlementLine("net revenue of sessions", sessions), *given_back, *fee_lines)
+        return _paying(contract, case, revenue, fee, (*lines, *carry), revenue - fee + balance)
     if case == BusinessCase.PUB:
         if contract.agreed_price_per_kwh is None:
             raise SettlementError("A PUB contract needs an agreed price per kWh.")
         amount = line(energy, contract.agreed_price_per_kwh, cur)
         lines = (SettlementLine(f"{energy} kWh × {contract.agreed_price_per_kwh} agreed", amount),)
-        return Settlement(
-            case, revenue, Money.zero(cur), lines, from_net(amount, contract.vat_rate), None
-        )
-    # P2: the hotel collected from its guests itself; the platform bills its fee.
-    return Settlement(case, revenue, fee, tuple(fee_lines), None, from_net(fee, contract.vat_rate))
+        return _paying(contract, case, revenue, Money.zero(cur), (*lines, *carry), amount + balance)
+    # P2: the hotel collected from its guests itself; the platform bills its fee, plus
+    # any balance the operator still owed, less what it collected for the hotel.
+    kept = [SettlementLine("net revenue collected by card for the operator", collected)]
+    given_back = [SettlementLine("refunds to drivers", -refunded)] if refunds else []
+    lines = (*(kept if collected_nets else []), *given_back, *fee_lines, *carry)
+    owed = fee - balance - (collected - refunded)
+    if owed.minor < 0:
+        return _paying(contract, case, revenue, fee, lines, -owed)
+    return Settlement(case, revenue, fee, lines, None, from_net(owed, contract.vat_rate))
+
+
+def _paying(
+    contract: Contract,
+    case: BusinessCase,
+    revenue: Money,
+    fee: Money,
+    lines: tuple[SettlementLine, ...],
+    net: Money,
+) -> Settlement:
+    if net.minor < 0:
+        return Settlement(case, revenue, fee, lines, None, None, carried=net)
+    return Settlement(case, revenue, fee, lines, from_net(net, contract.vat_rate), None)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class FakeGateway(FakeBilling, PaymentGateway):
     app_api_base: str | None = None
     honour_keys: bool = False
     down: bool = False
+    #: Off-session payments answer "processing"; `decide_later` settles them.
+    processing: bool = False
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     cards: dict[str, tuple[CardInfo, str]] = field(default_factory=dict)  # pm → (info, number)
     setups: dict[str, SetupInfo] = field(default_factory=dict)
@@ -77,6 +79,14 @@ class FakeGateway(FakeBilling, PaymentGateway):
             else "requires_payment_method"
         )
         fi.info = replace(fi.info, status=status)
+
+    def decide_later(self, intent_id: str, status: str = "requires_payment_method") -> None:
+        """The processor decides a payment after answering: a late decline (default),
+        "requires_action" (the bank wants 3-D Secure after all) or "succeeded"."""
+        fi = self.intents[intent_id]
+        failure = ("card_declined", "Your card was declined.")
+        code, message = failure if status == "requires_payment_method" else (None, None)
+        fi.info = replace(fi.info, status=status, failure_code=code, failure_message=message)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -193,6 +203,8 @@ class FakeGateway(FakeBilling, PaymentGateway):
         number = self.cards[payment_method_id][1]
         pid = self._new("pi")
         status = "requires_capture" if manual_capture else "succeeded"
+        if self.processing and not manual_capture:
+            status = "processing"
         failure: tuple[str | None, str | None] = (None, None)
         if number in NEEDS_3DS:
             status = "requires_action"

@@ -16,6 +16,7 @@ from backend.api import (
     notifications,
     operators,
     payments,
+    payouts,
     periods,
     plans,
     prices,
@@ -23,6 +24,7 @@ from backend.api import (
     receipts,
     rfid,
     sessions,
+    settlements,
     sites,
     statements,
     subscriptions,
@@ -62,4 +64,6 @@ BLUEPRINTS = [
     sessions.blp,
     sessions.staff_blp,
     statements.blp,
+    settlements.blp,
+    payouts.blp,
 ]

@@ -53,8 +53,15 @@ class MyPayments(MethodView):
         """The driver's payments, newest first. `status=requires_authentication` lists
         those the bank wants confirmed: each carries the `client_secret` (with the
         publishable key and api_base) the app confirms it with."""
+        c = container()
         rows = payment_history.list_payments(
-            db(), container().billing, principal().user_id, args["status"], args["kind"]
+            db(),
+            c.billing,
+            principal().user_id,
+            args["status"],
+            args["kind"],
+            notifications=c.notifications,
+            now=c.clock(),
         )
         return [_driver_view(d) for d in rows]
 
@@ -67,7 +74,14 @@ class MyPayment(MethodView):
         """One of the driver's payments, re-read from Stripe while it is in flight."""
         c = container()
         return _driver_view(
-            payment_history.get_payment(db(), c.billing, principal().user_id, payment_id)
+            payment_history.get_payment(
+                db(),
+                c.billing,
+                principal().user_id,
+                payment_id,
+                notifications=c.notifications,
+                now=c.clock(),
+            )
         )
 
 
@@ -76,11 +90,19 @@ class RetryPayment(MethodView):
     @blp.response(200, PaymentSchema)
     @allow(Role.DRIVER)
     def post(self, payment_id):  # type: ignore[no-untyped-def]
-        """Pay a failed session balance or monthly charge again, with the default card."""
-        s, billing = db(), container().billing
-        p = payment_history.own_payment(s, principal().user_id, payment_id)
-        billing.retry(s, p)
-        return _driver_view(payment_history.DriverPayment(p))
+        """Pay a failed session balance or monthly charge again, with the default card.
+        A bank that wants it confirmed: `requires_authentication` with the `client_secret`
+        (and publishable key, api_base) to confirm it with."""
+        c = container()
+        retried = payment_history.retry(
+            db(),
+            c.billing,
+            principal().user_id,
+            payment_id,
+            notifications=c.notifications,
+            now=c.clock(),
+        )
+        return _driver_view(retried)
 
 
 @blp.route("/payments/<int:payment_id>")

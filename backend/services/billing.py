@@ -10,7 +10,8 @@ call that failed half-way (Stripe out of reach) resumes where it stopped, and a 
 a session already billed changes nothing.
 
 - per_session: the hold placed at the start is settled with the final amount (none was
-  placed, e.g. an RFID start: one is placed now and settled at once); paid, a receipt.
+  placed, e.g. an RFID start: one for exactly the cost is placed now and settled at once);
+  paid, a receipt.
 - monthly: recorded for the month of the session's end; `close_month` charges the
   saved card once (payments.charge_period) and issues one receipt for the month.
 - operator_invoiced (P2 hotel guests): no card; the session is on the operator's
@@ -35,12 +36,8 @@ from backend.errors import Conflict, NotFound
 from backend.services import billing_pricing, receipts
 from backend.services import payment_state as st
 from backend.services.billing_periods import open_period
-from backend.services.notification_events import (
-    AuthenticationNeeded,
-    NotificationEvent,
-    PaymentFailed,
-    SessionEnded,
-)
+from backend.services.notification_events import NotificationEvent, PaymentFailed, SessionEnded
+from backend.services.notification_payments import notify_payment
 from backend.services.payment_gateway import (
     AuthenticationRequired,
     PaymentError,
@@ -73,9 +70,12 @@ class CardPayments(Protocol):
         now: datetime,
         *,
         site_id: int | None = None,
+        amount_minor: int | None = None,
     ) -> Payment: ...
 
     def settle(self, s: Session, session_ref: int, amount: Money | int) -> Settlement: ...
+
+    def reconcile(self, s: Session, p: Payment) -> Payment: ...
 
     def charge_period(
         self, s: Session, driver_id: int, site_id: int, period: str, amount: Money | int
@@ -125,7 +125,7 @@ class SessionBilling:
                 )
                 if self.notifications is not None:
                     self.notifications.notify(s, charge.driver_id, event, now=now)
-            self._notify_payment(s, payment, now, charge.session_id)
+            notify_payment(s, self.notifications, payment, now)
         return charge
 
     def charge_of(self, s: Session, session_id: int, now: datetime) -> SessionCharge:
@@ -174,10 +174,28 @@ class SessionBilling:
             self._mark(s, charge, FREE, now)
             return
         # No hold was placed at the start (an RFID start, say), or it never reached the
-        # card processor: hold now (idempotent per session) and settle at once.
-        if amount and (hold is None or hold.status in (st.PENDING, st.FAILED)):
+        # card processor: hold exactly the cost now (idempotent per session), settle at
+        # once. Should the bank want 3-D Secure, that one payment waits for the driver —
+        # never voided for a second one, which would ask them twice — and is then
+        # captured whole.
+        if amount and (hold is None or hold.status in (st.PENDING, st.FAILED, st.REQUIRES_AUTH)):
             if charge.driver_id is None:
                 self._mark(s, charge, UNBILLABLE, now, "Nobody to bill: no driver.")
+                return
+            in_flight = hold is not None and hold.status in (st.PENDING, st.REQUIRES_AUTH)
+            if hold is not None and in_flight:
+                self.payments.reconcile(s, hold)  # confirmed, failed, or still waiting?
+                if hold.status == st.REQUIRES_AUTH:
+                    self._mark(s, charge, PAYMENT_PENDING, None, hold.failure_message)
+                    return
+            if (
+                hold is not None
+                and hold.status == st.FAILED
+                and (in_flight or charge.status == PAYMENT_PENDING)
+            ):
+                # The attempt under way failed (3-D Secure not passed, a late decline): that
+                # is the outcome, not a cue to ask again each sweep (`retry_failed` does).
+                self._mark(s, charge, PAYMENT_FAILED, None, hold.failure_message)
                 return
             try:
                 self.payments.place_hold(
@@ -187,6 +205,7 @@ class SessionBilling:
                     charge.currency,
                     now,
                     site_id=charge.site_id,
+                    amount_minor=amount,
                 )
             except PaymentProviderUnavailable:
                 raise
@@ -262,7 +281,7 @@ class SessionBilling:
             for c in charges:
                 c.status, c.settled_at = FREE, c.settled_at or now
         s.commit()
-        self._notify_payment(s, payment, now)
+        notify_payment(s, self.notifications, payment, now)
         return receipt
 
     def close_period(self, s: Session, period: str, now: datetime) -> list[Receipt]:
@@ -332,25 +351,6 @@ class SessionBilling:
         )
         self.notifications.notify(s, charge.driver_id, event, now=now)
         s.commit()
-
-    def _notify_payment(
-        self, s: Session, payment: Payment | None, now: datetime, session_id: int | None = None
-    ) -> None:
-        """A declined payment, or one the bank wants confirmed (3-D Secure): the driver
-        hears once per attempt of the payment (called after billing's own commit)."""
-        if self.notifications is None or payment is None:
-            return
-        amount = Money(payment.amount_minor, payment.currency)
-        event: NotificationEvent
-        if payment.status == st.FAILED:
-            key = f"payment_failed:{payment.id}:{payment.attempt}"
-            event = PaymentFailed(amount, session_id, payment.id, once_key=key)
-        elif payment.status == st.REQUIRES_AUTH:
-            key = f"authentication_needed:{payment.id}:{payment.attempt}"
-            event = AuthenticationNeeded(amount, payment.id, session_id, once_key=key)
-        else:
-            return
-        self.notifications.notify(s, payment.driver_id, event, now=now)
 
     def bill_pending(
         self, s: Session, now: datetime, *, retry_failed: bool = False, limit: int = 200

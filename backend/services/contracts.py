@@ -206,3 +206,10 @@ def list_contracts(s: Session, operator_id: int) -> list[OperatorContract]:
             .order_by(OperatorContract.valid_from, OperatorContract.id)
         ).all()
     )
+
+
+def for_period(s: Session, operator_id: int, first: date, last: date) -> OperatorContract | None:
+    """The contract a settlement of the days `first`..`last` applies: the one in force
+    on the last day, else the latest one that covered some of them (it ended early)."""
+    found = _overlapping(s, operator_id, first, last)
+    return found[-1] if found else None

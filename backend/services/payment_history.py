@@ -1,20 +1,26 @@
-"""What a driver sees of their payments, fresh from Stripe where it may have moved.
+"""What a driver sees of their payments, fresh from Stripe where it may have moved, and
+their retries.
 
 A payment waiting for 3-D Secure carries the intent's client secret so the app can have
 the driver confirm it (GET /me/payments?status=requires_authentication); payments still
-in flight are re-read first, as a webhook may be late.
+in flight are re-read first, as a webhook may be late. A re-read or a retry that leaves a
+payment declined or waiting for 3-D Secure tells the driver as every other path does,
+once per state of the payment (`notification_payments`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.db.base import utcnow
 from backend.db.models.payments import Payment
 from backend.errors import NotFound
 from backend.services import payment_state as st
+from backend.services.notification_payments import DriverNotifier, notify_payment
 from backend.services.payment_gateway import PaymentProviderUnavailable
 from backend.services.payments import Billing
 
@@ -27,12 +33,20 @@ class DriverPayment:
     client_secret: str | None = None
 
 
-def _fresh(s: Session, billing: Billing, p: Payment) -> DriverPayment:
+def _fresh(
+    s: Session, billing: Billing, p: Payment, notifications: DriverNotifier | None, now: datetime
+) -> DriverPayment:
     if p.status in IN_FLIGHT:
         try:
             billing.reconcile(s, p)
         except PaymentProviderUnavailable:
             s.rollback()  # show what we know; the app may retry
+        else:
+            notify_payment(s, notifications, p, now)
+    return _with_secret(billing, p)
+
+
+def _with_secret(billing: Billing, p: Payment) -> DriverPayment:
     secret = None
     if p.status == st.REQUIRES_AUTH and p.stripe_payment_intent_id:
         try:
@@ -43,13 +57,21 @@ def _fresh(s: Session, billing: Billing, p: Payment) -> DriverPayment:
 
 
 def list_payments(
-    s: Session, billing: Billing, driver_id: int, status: str | None, kind: str | None
+    s: Session,
+    billing: Billing,
+    driver_id: int,
+    status: str | None,
+    kind: str | None,
+    *,
+    notifications: DriverNotifier | None = None,
+    now: datetime | None = None,
 ) -> list[DriverPayment]:
     q = select(Payment).where(Payment.driver_id == driver_id)
     if kind:
         q = q.where(Payment.kind == kind)
     rows = list(s.scalars(q.order_by(Payment.created_at.desc(), Payment.id.desc())))
-    fresh = [_fresh(s, billing, p) for p in rows]
+    when = now or utcnow()
+    fresh = [_fresh(s, billing, p, notifications, when) for p in rows]
     return [d for d in fresh if status is None or d.payment.status == status]
 
 
@@ -60,5 +82,31 @@ def own_payment(s: Session, driver_id: int, payment_id: int) -> Payment:
     return p
 
 
-def get_payment(s: Session, billing: Billing, driver_id: int, payment_id: int) -> DriverPayment:
-    return _fresh(s, billing, own_payment(s, driver_id, payment_id))
+def get_payment(
+    s: Session,
+    billing: Billing,
+    driver_id: int,
+    payment_id: int,
+    *,
+    notifications: DriverNotifier | None = None,
+    now: datetime | None = None,
+) -> DriverPayment:
+    p = own_payment(s, driver_id, payment_id)
+    return _fresh(s, billing, p, notifications, now or utcnow())
+
+
+def retry(
+    s: Session,
+    billing: Billing,
+    driver_id: int,
+    payment_id: int,
+    *,
+    notifications: DriverNotifier | None = None,
+    now: datetime | None = None,
+) -> DriverPayment:
+    """The driver pays a failed session balance or monthly charge again, on today's
+    default card. Declined again, or wanted confirmed, it is told like any attempt (the
+    app shows it too; the inbox keeps it for later)."""
+    p = billing.retry(s, own_payment(s, driver_id, payment_id))
+    notify_payment(s, notifications, p, now or utcnow())
+    return _with_secret(billing, p)

@@ -128,12 +128,17 @@ class Billing(PaymentAttempts):
         now: datetime,
         *,
         site_id: int | None = None,
+        amount_minor: int | None = None,
     ) -> Payment:
-        """Hold the configured amount on the driver's default card (manual capture,
+        """Hold the configured amount (or `amount_minor`, where the cost is already known:
+        a session billed at its end) on the driver's default card (manual capture,
         off-session, confirmed at once). Idempotent per session: a repeat returns the
         hold. Raises PaymentMethodRequired, CardDeclined, AuthenticationRequired (the app
         confirms, then the start is retried) or PaymentProviderUnavailable."""
-        amount = self.hold_minor(currency)
+        if amount_minor is None:
+            amount = self.hold_minor(currency)
+        else:
+            amount = _minor(amount_minor, currency)
         p = self._find(s, session_ref, st.HOLD)
         if p is not None:
             if p.driver_id != driver_id:
@@ -196,7 +201,8 @@ class Billing(PaymentAttempts):
                 hold.status = st.CAPTURING if amount_minor else st.RELEASING
             elif hold.status in {st.PENDING, st.REQUIRES_AUTH}:
                 # Never authorized: cancel what exists at Stripe; the cost (if any) is
-                # then charged as a payment of its own below.
+                # then charged as a payment of its own below. (Session billing does not
+                # get here with a hold the driver was asked to confirm: it waits for it.)
                 hold.status = st.RELEASING if hold.stripe_payment_intent_id else st.CANCELED
             s.commit()  # write-ahead: what we are about to ask Stripe
         if hold.status in {st.CAPTURING, st.RELEASING}:
@@ -235,6 +241,9 @@ class Billing(PaymentAttempts):
             raise PaymentRequestRejected("Stripe refused to settle this hold; it is still held.")
 
     def _charge_extra(self, s: Session, hold: Payment, due: int) -> Payment:
+        # Inherent: the hold, authorized before the start, is captured in full and the rest
+        # cannot be added to it under SCA; this off-session payment may need 3-D Secure too,
+        # and is then the one payment the driver is asked to confirm (billing's notice).
         p = self._find(s, hold.session_ref, st.EXTRA)
         if p is not None:
             if p.status in {st.PENDING, st.REQUIRES_AUTH}:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.db.models.payments import PlanSubscription, StripeEvent
-from backend.services import cards, subscription_sync, subscriptions
+from backend.services import cards, notification_payments, subscription_sync, subscriptions
 from backend.services.notification_events import NotificationEvent
 from backend.services.payment_gateway import PaymentGateway, ProviderObjectMissing, WebhookEvent
 from backend.services.payments import Billing
@@ -46,8 +46,10 @@ def handle(
     notifications: DriverNotifier | None = None,
 ) -> str:
     """Act on a verified event; returns processed, ignored (not ours / not needed) or
-    duplicate (seen and handled before). With `notifications`, a plan renewal's outcome
-    reaches the driver once per invoice, after the event's own changes are saved."""
+    duplicate (seen and handled before). With `notifications`, after the event's own
+    changes are saved: a plan renewal's outcome reaches the driver once per invoice, and
+    a payment left declined or waiting for 3-D Secure once per state of the payment
+    (`notification_payments`, shared with billing: a replay tells nothing new)."""
     row = s.get(StripeEvent, event.id)
     if row is not None and row.status in {PROCESSED, IGNORED}:
         return DUPLICATE
@@ -74,7 +76,10 @@ def handle(
     status = row.status
     log.info("stripe event %s %s: %s", event.type, event.id, status)
     if acted and notifications is not None:
-        _notify_renewal(s, event, now, notifications)
+        if event.type.startswith("payment_intent."):
+            notification_payments.notify_intent(s, notifications, event.object_id, now)
+        else:
+            _notify_renewal(s, event, now, notifications)
     return status
 
 
@@ -94,12 +99,11 @@ def _notify_renewal(
                 )
             )
         notice = subscription_sync.renewal_notice(s, invoice_id)
+        if notice is not None:
+            notifications.notify(s, notice[0], notice[1], now=now)
     except Exception:
         s.rollback()
-        log.exception("could not work out the renewal notice of stripe event %s", event.id)
-        return
-    if notice is not None:
-        notifications.notify(s, notice[0], notice[1], now=now)
+        log.exception("could not tell the renewal of stripe event %s", event.id)
 
 
 def _dispatch(

@@ -218,3 +218,62 @@ def test_the_free_plan_does_not_silently_replace_a_running_subscription(
     assert r.status_code == 409 and "Cancel it first" in r.json["message"]
     client.delete(f"/me/plans/{body['id']}", headers=headers)  # cancelled at period end
     assert client.post("/me/plans", json=free, headers=headers).status_code == 200
+
+
+# --- GET /me/plans: what the app needs to cancel a plan --------------------------------------
+
+
+def my_plans(client, headers) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    r = client.get("/me/plans", headers=headers)
+    assert r.status_code == 200, r.json
+    return {p["plan"]["code"]: p for p in r.json}
+
+
+def test_my_plans_carry_the_id_that_cancels_them(client, session, driver, stripe_env, clock):
+    user, headers = driver
+    other = f.user(session)
+    session.commit()
+    plans.accept_free_plan(session, other.id, "pay-per-use", True, clock())
+    save_card(client, headers, stripe_env)
+    paid = subscribe(client, headers).json
+    listed = my_plans(client, headers)
+    # The same plan, the same shape, from the list as from subscribing.
+    assert listed["plus"] == paid
+    free = listed["pay-per-use"]
+    mine = {
+        dp.plan_id: dp.id for dp in session.scalars(select(DriverPlan).filter_by(driver_id=user.id))
+    }
+    assert (free["id"], paid["id"]) == (mine[free["plan"]["id"]], mine[paid["plan"]["id"]])
+    # The catalogue plan's id is not it (here it names someone else's plan: not found).
+    assert paid["id"] != paid["plan"]["id"]
+    assert client.delete(f"/me/plans/{paid['plan']['id']}", headers=headers).status_code == 404
+
+    # Cancelled with nothing but what the list gave: the paid plan to its period's end,
+    # the free one now; the list then says so.
+    assert client.delete(f"/me/plans/{listed['plus']['id']}", headers=headers).status_code == 200
+    assert client.delete(f"/me/plans/{free['id']}", headers=headers).status_code == 200
+    after = my_plans(client, headers)
+    assert (after["plus"]["status"], after["plus"]["cancel_at_period_end"]) == ("active", True)
+    assert after["plus"]["ended_at"] == after["plus"]["current_period_end"] is not None
+    assert (after["pay-per-use"]["status"], after["pay-per-use"]["cancel_at_period_end"]) == (
+        "ended",
+        False,
+    )
+
+
+def test_the_openapi_spec_describes_one_plan_shape_with_its_id(client):
+    spec = client.get("/openapi.json").json
+
+    def answer(path: str, method: str, status: str) -> dict:  # type: ignore[type-arg]
+        return spec["paths"][path][method]["responses"][status]["content"]["application/json"]
+
+    listed = answer("/me/plans", "get", "200")["schema"]
+    ref = listed["items"]["$ref"]
+    assert listed["type"] == "array"
+    assert answer("/me/plans", "post", "200")["schema"]["$ref"] == ref
+    assert answer("/me/plans/subscribe", "post", "201")["schema"]["$ref"] == ref
+    assert answer("/me/plans/{driver_plan_id}", "delete", "200")["schema"]["$ref"] == ref
+    props = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert {"id", "plan", "status", "started_at", "ended_at", "cancel_at_period_end",
+            "current_period_end", "failure_message"} <= set(props)  # fmt: skip
+    assert "DELETE" in props["id"]["description"]

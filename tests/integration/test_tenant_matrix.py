@@ -180,6 +180,14 @@ OPERATOR_CASES: dict[str, OperatorCase] = {
     f"POST {TOKEN}/block": OperatorCase(),
     f"POST {TOKEN}/unblock": OperatorCase(),
     f"GET {OPS}/statements": OperatorCase(query="?period=2026-11"),
+    f"GET {OPS}/settlements": OperatorCase(),
+    f"POST {OPS}/settlements": OperatorCase(
+        body=lambda t: {"period": "2026-10"}, owner_status=201, admin_only=True
+    ),
+    f"GET {OPS}/payouts": OperatorCase(),
+    "PUT /admin/operators/{operator_id}/payout-account": OperatorCase(
+        body=lambda t: {"stripe_account_id": f"acct_1{t.name}"}, admin_only=True
+    ),
 }
 
 
@@ -946,6 +954,131 @@ def test_statements_take_only_the_operators_own_codes(client, world):
     )
     own = f"/operators/{w.y.operator_id}/statements?period=2026-11&code_id={w.y.code_id}"
     assert ok(client.get(own, headers=w.y.staff))["operator_id"] == w.y.operator_id
+
+
+def payouts_of(client, t: Tenant) -> tuple[int, int]:
+    """A bank payout waiting to be transferred and a Stripe payout Stripe refused, of T's,
+    as a settlement run leaves them (arranged directly: no settlement endpoint here)."""
+    from decimal import Decimal
+
+    from backend.db.models.settlements import Payout, Settlement
+
+    c = client.application.extensions["wattpass"]
+    ids = []
+    with c.session_factory() as s:
+        for n, (method, status) in enumerate((("bank", "to_transfer"), ("stripe", "failed"))):
+            st = Settlement(
+                number=f"WP/R/2026/{t.name}-{n}", operator_id=t.operator_id,
+                period=f"2026-0{n + 1}", business_case="SEMI", currency="PLN",
+                vat_rate=Decimal("0.23"), terms="{}", charge_points=2, energy_kwh=Decimal(500),
+                revenue_net_minor=65040, fee_net_minor=10504, direction="payout",
+                net_minor=54536, vat_minor=12543, gross_minor=67079, lines="[]",
+            )  # fmt: skip
+            s.add(st)
+            s.flush()
+            p = Payout(
+                settlement_id=st.id, operator_id=t.operator_id, amount_minor=67079,
+                currency="PLN", method=method, status=status,
+                destination="acct_1Gone" if method == "stripe" else "",
+                idempotency_key=f"wp-payout-{st.id}", attempts=1 if method == "stripe" else 0,
+                failure="No such connected account." if status == "failed" else "",
+            )  # fmt: skip
+            s.add(p)
+            s.flush()
+            ids.append(p.id)
+        s.commit()
+    return ids[0], ids[1]
+
+
+@covers("POST /admin/payouts/{payout_id}/confirm", "POST /admin/payouts/{payout_id}/retry")
+def check_admin_payouts(client, w: World) -> None:
+    """Only platform admins confirm or retry a payout: to anyone else a real payout of
+    Y's answers exactly as a missing one (403 by role, before any lookup), and nothing
+    changes; X's staff do not see Y's payouts in their own list either."""
+    bank, failed = payouts_of(client, w.y)
+    not_admins = {
+        "X's staff": w.x.staff,
+        "Y's staff": w.y.staff,
+        "driver A": w.a.headers,
+        "driver B": w.b.headers,
+    }
+    body = {"reference": "PRZELEW 2026/11/001"}
+    for who, headers in not_admins.items():
+        for payout_id in (bank, failed):
+            for suffix in ("confirm", "retry"):
+                same_as_missing(
+                    client, "POST", f"/admin/payouts/{payout_id}/{suffix}",
+                    f"/admin/payouts/{MISSING}/{suffix}", who=who, status=403,
+                    headers=headers, json=body,
+                )  # fmt: skip
+        account = {"stripe_account_id": "acct_1Stolen"}
+        r = client.put(f"/admin/operators/{w.y.operator_id}/payout-account", json=account,
+                       headers=headers)  # fmt: skip
+        assert r.status_code == 403, (who, answer(r))
+    listed = ok(client.get(f"/operators/{w.y.operator_id}/payouts", headers=w.y.staff))
+    assert sorted((p["id"], p["status"], p["reference"]) for p in listed) == [
+        (bank, "to_transfer", ""), (failed, "failed", "")]  # fmt: skip
+    assert ok(client.get(f"/operators/{w.x.operator_id}/payouts", headers=w.x.staff)) == []
+
+    done = ok(client.post(f"/admin/payouts/{bank}/confirm", json=body, headers=w.admin))
+    assert (done["operator_id"], done["status"], done["reference"]) == (
+        w.y.operator_id, "paid", body["reference"])  # fmt: skip
+    # Connect is off in this world (no Stripe key): a conflict about that, not a 404.
+    r = client.post(f"/admin/payouts/{failed}/retry", headers=w.admin)
+    assert r.status_code == 409, answer(r)
+    for suffix in ("confirm", "retry"):
+        r = client.post(f"/admin/payouts/{TOO_BIG}/{suffix}", json=body, headers=w.admin)
+        assert r.status_code == 404, answer(r)
+
+
+SETTLEMENT = OPS + "/settlements/{settlement_id}"
+
+
+@covers(f"GET {SETTLEMENT}", f"GET {SETTLEMENT}/items")
+def check_settlements(client, w: World) -> None:
+    """October settled for X and Y by an admin (the world's clock is in November): X's
+    staff asking for Y's settlement, under Y or under X, get exactly the answer for a
+    missing one; drivers are refused by role; Y's staff and admins read it."""
+    made = {
+        t.name: ok(
+            client.post(
+                f"/operators/{t.operator_id}/settlements", json={"period": "2026-10"},
+                headers=w.admin,
+            ),
+            201,
+        )["id"]
+        for t in (w.x, w.y)
+    }  # fmt: skip
+    x, y, theirs = w.x, w.y, made[w.y.name]
+    for suffix in ("", "/items"):
+        url = SETTLEMENT + suffix
+        attacks = (
+            (
+                url.format(operator_id=y.operator_id, settlement_id=theirs),
+                url.format(operator_id=MISSING, settlement_id=theirs),
+            ),
+            (
+                url.format(operator_id=x.operator_id, settlement_id=theirs),
+                url.format(operator_id=x.operator_id, settlement_id=MISSING),
+            ),
+        )
+        for real, missing in attacks:
+            same_as_missing(client, "GET", real, missing, headers=x.staff, who="X's staff")
+        for who, headers in (("driver A", w.a.headers), ("driver B", w.b.headers)):
+            same_as_missing(client, "GET", attacks[0][0], attacks[0][1], headers=headers,
+                            who=who, status=403)  # fmt: skip
+        for headers in (y.staff, w.admin):
+            ok(client.get(attacks[0][0], headers=headers))
+    one = ok(client.get(SETTLEMENT.format(operator_id=y.operator_id, settlement_id=theirs),
+                        headers=y.staff))  # fmt: skip
+    assert (one["id"], one["operator_id"], one["period"]) == (theirs, y.operator_id, "2026-10")
+    own = ok(client.get(f"/operators/{x.operator_id}/settlements", headers=x.staff))
+    assert [s["id"] for s in own] == [made[x.name]]
+    # An id beyond the schema's range names nothing: 404 even for an admin, never a 500.
+    for suffix in ("", "/items"):
+        too_big = (SETTLEMENT + suffix).format(operator_id=y.operator_id, settlement_id=TOO_BIG)
+        r = client.get(too_big, headers=w.admin)
+        assert r.status_code == 404, (too_big, answer(r))
 
 
 @pytest.mark.parametrize("operation", sorted(CHECKS))

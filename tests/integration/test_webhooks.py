@@ -294,3 +294,8 @@ def test_a_failed_renewal_is_told_once_and_so_is_the_paid_retry(
     )
     assert_plan_text(renewed, ev.PlanRenewed("Plus", Money(4900, "PLN")))
     assert len(plan_notes(session, user.id, "plan_renewal_failed")) == 1
+    # The invoices' payments are told by these two alone (no payment_failed beside them).
+    kinds = session.scalars(
+        select(Notification.kind).where(Notification.user_id == user.id).order_by(Notification.id)
+    ).all()
+    assert kinds == ["plan_renewal_failed", "plan_renewed"]

@@ -41,10 +41,69 @@ def test_payout_is_revenue_minus_fee_and_gross_is_net_plus_vat(ns, pct, per_cp, 
     contract = Contract(BusinessCase(case), "PLN", VAT, fee_percent=pct, fee_fixed_per_cp=per_cp)
     s = settle(contract, session_nets=ns, kwh=kwh, charge_points=cps)
     assert s.revenue_net.minor == sum(n.minor for n in ns)
-    assert s.payout is not None and s.invoice is None
+    assert s.invoice is None
+    if s.revenue_net < s.fee_net:  # the fee exceeds the revenue: owed, carried forward
+        assert s.payout is None and s.carried == s.revenue_net - s.fee_net
+        assert sum(x.amount.minor for x in s.lines) == s.carried.minor
+        return
+    assert s.payout is not None and s.carried is None
     assert s.payout.net == s.revenue_net - s.fee_net
     assert s.payout.net + s.payout.vat == s.payout.gross
     assert sum(x.amount.minor for x in s.lines) == s.payout.net.minor  # the lines explain it
+
+
+refunds = st.lists(st.integers(0, 10**6).map(lambda m: Money(m, "PLN")), max_size=5)
+balance = st.integers(-10**6, 0).map(lambda m: Money(m, "PLN"))
+
+
+@settings(max_examples=200)
+@given(nets, refunds, balance, percent, fixed, st.integers(0, 5), st.sampled_from(["P1", "SEMI"]))
+def test_refunds_and_a_brought_forward_balance_are_explained_by_the_lines(
+    ns, rs, bf, pct, per_cp, cps, case
+):
+    contract = Contract(BusinessCase(case), "PLN", VAT, fee_percent=pct, fee_fixed_per_cp=per_cp)
+    s = settle(
+        contract, session_nets=ns, kwh=0, charge_points=cps, refund_nets=rs, brought_forward=bf
+    )
+    # The fee is a share of what was kept: revenue after refunds.
+    kept = sum(n.minor for n in ns) - sum(r.minor for r in rs)
+    assert s.revenue_net.minor == kept
+    owed = kept - s.fee_net.minor + bf.minor
+    assert sum(x.amount.minor for x in s.lines) == owed
+    if owed < 0:
+        assert s.payout is None and s.carried is not None and s.carried.minor == owed
+    else:
+        assert s.carried is None and s.payout is not None and s.payout.net.minor == owed
+
+
+@settings(max_examples=100)
+@given(nets, refunds, energy, st.decimals(min_value=0, max_value=3, places=4))
+def test_pub_refunds_do_not_touch_the_payout(ns, rs, kwh, agreed):
+    contract = Contract(BusinessCase.PUB, "PLN", VAT, agreed_price_per_kwh=agreed)
+    a = settle(contract, session_nets=ns, kwh=kwh, charge_points=1, refund_nets=rs)
+    b = settle(contract, session_nets=ns, kwh=kwh, charge_points=1)
+    assert a.payout == b.payout
+
+
+def test_p2_adds_what_the_hotel_still_owed_to_its_bill():
+    per_cp = Money(3000, "PLN")
+    contract = Contract(BusinessCase.P2, "PLN", VAT, fee_fixed_per_cp=per_cp)
+    s = settle(
+        contract,
+        session_nets=[],
+        kwh=0,
+        charge_points=1,
+        brought_forward=Money(-500, "PLN"),
+    )
+    assert s.invoice is not None and s.invoice.net == Money(3500, "PLN")
+
+
+def test_a_positive_balance_or_negative_refund_is_refused():
+    contract = Contract(BusinessCase.P1, "PLN", VAT)
+    with pytest.raises(SettlementError):
+        settle(contract, session_nets=[], kwh=0, charge_points=0, brought_forward=Money(1, "PLN"))
+    with pytest.raises(SettlementError):
+        settle(contract, session_nets=[], kwh=0, charge_points=0, refund_nets=[Money(-1, "PLN")])
 
 
 @settings(max_examples=100)
@@ -133,3 +192,40 @@ def test_coop_period_close_from_the_meter_and_its_tariff():
         "B: 900 kWh → 433.31 PLN net + 99.66 PLN VAT = 532.97 PLN",
         "coop: 300 kWh → 144.44 PLN net + 33.22 PLN VAT = 177.66 PLN",
     ]
+
+
+@settings(max_examples=200)
+@given(nets, nets, refunds, fixed, st.integers(0, 3))
+def test_p2_card_money_is_set_against_the_fee(statements, cards, rs, per_cp, cps):
+    # A hotel invoices its guests itself; what the platform collected by card at its
+    # sites is the hotel's money: it lowers the bill, or is paid out when it exceeds it.
+    contract = Contract(BusinessCase.P2, "PLN", VAT, fee_fixed_per_cp=per_cp)
+    s = settle(
+        contract,
+        session_nets=statements,
+        kwh=0,
+        charge_points=cps,
+        refund_nets=rs,
+        collected_nets=cards,
+    )
+    kept = sum(c.minor for c in cards) - sum(r.minor for r in rs)
+    owed_by_hotel = s.fee_net.minor - kept
+    assert sum(x.amount.minor for x in s.lines) == -owed_by_hotel
+    if owed_by_hotel >= 0:
+        assert s.payout is None and s.invoice is not None
+        assert s.invoice.net.minor == owed_by_hotel
+    else:
+        assert s.invoice is None and s.payout is not None
+        assert s.payout.net.minor == -owed_by_hotel
+
+
+def test_collected_money_is_only_set_apart_for_a_hotel():
+    contract = Contract(BusinessCase.P1, "PLN", VAT)
+    with pytest.raises(SettlementError):
+        settle(
+            contract,
+            session_nets=[],
+            kwh=0,
+            charge_points=0,
+            collected_nets=[Money(100, "PLN")],
+        )

@@ -45,6 +45,7 @@ from backend.db.models.sessions import (
     MeterSample,
     SessionOutbox,
 )
+from backend.db.models.settlements import Payout, Settlement, SettlementItem
 from backend.db.models.sites import ChargePoint, Connector, Site
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "Payment",
     "PaymentCard",
     "PaymentCustomer",
+    "Payout",
     "Plan",
     "PlanBilling",
     "PlanSubscription",
@@ -90,6 +92,8 @@ __all__ = [
     "SessionCharge",
     "SessionOutbox",
     "SessionStart",
+    "Settlement",
+    "SettlementItem",
     "Site",
     "SiteSupply",
     "StripeEvent",

@@ -21,6 +21,8 @@ class Operator(Base):
     country: Mapped[str] = mapped_column(String(2))
     email: Mapped[str] = mapped_column(String(320), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
+    # Stripe Connect account payouts are transferred to (acct_...); none: bank transfer.
+    stripe_account_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     contracts: Mapped[list[OperatorContract]] = relationship(back_populates="operator")
