@@ -30,4 +30,6 @@ class StripeWebhooks(MethodView):
             request.get_data(cache=False), request.headers.get("Stripe-Signature")
         )
         result = webhooks.handle(db(), c.payments, c.billing, event, c.clock(), c.notifications)
+        if result == webhooks.PROCESSED and event.type.startswith("payment_intent."):
+            webhooks.finish_session_billing(db(), c.session_billing, event.object_id, c.clock())
         return {"received": True, "result": result}

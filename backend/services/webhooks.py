@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models.payments import PlanSubscription, StripeEvent
+from backend.db.models import SessionCharge
+from backend.db.models.payments import Payment, PlanSubscription, StripeEvent
 from backend.services import cards, notification_payments, subscription_sync, subscriptions
 from backend.services.notification_events import NotificationEvent
 from backend.services.payment_gateway import PaymentGateway, ProviderObjectMissing, WebhookEvent
@@ -119,3 +120,25 @@ def _dispatch(
     if kind.startswith("customer.subscription."):
         return subscriptions.reconcile_subscription(s, gw, event.object_id, now)
     return False
+
+
+def finish_session_billing(s: Session, session_billing: Any, intent_id: str, now: datetime) -> bool:
+    """A session's payment Stripe says moved (the driver passed 3-D Secure, say): bill the
+    session now rather than at the next sweep, so the receipt follows the confirmation.
+    The sweep remains the safety net; billing is idempotent, so both may run. Never
+    raises: the event is already handled."""
+    try:
+        payment = s.scalar(select(Payment).where(Payment.stripe_payment_intent_id == intent_id))
+        if payment is None or payment.session_ref is None:
+            return False
+        charge = s.scalar(
+            select(SessionCharge).where(SessionCharge.session_id == payment.session_ref)
+        )
+        if charge is None or charge.status != "payment_pending":
+            return False
+        session_billing.bill_ended_session(s, payment.session_ref, now)
+        return True
+    except Exception:  # a decline or an outage: the sweep tries again
+        s.rollback()
+        log.warning("session payment %s: billing left to the sweep", intent_id, exc_info=True)
+        return False

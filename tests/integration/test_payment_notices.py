@@ -194,3 +194,35 @@ def test_a_declined_retry_is_told_again_and_stripes_own_events_add_nothing(
     )
     assert len(told(client, world)) == 3
     assert pushed(client, world) == told(client, world)
+
+
+def test_stripes_event_after_the_driver_confirms_bills_the_session_at_once(
+    client, session, container, stripe_env, world, clock
+):
+    # No sweep after the confirmation: Stripe's event alone gets the session paid, so
+    # the receipt follows the driver's confirmation instead of the next sweep.
+    add_card(client, session, container, stripe_env, world, NEEDS_3DS)
+    row = ended(session, world)
+    billing = container.session_billing
+    assert billing.bill_ended_session(session, row.id, clock()).status == "payment_pending"
+    hold = session.scalar(select(Payment))
+    secret = client.get(f"/me/payments/{hold.id}", headers=world["headers"]).json["client_secret"]
+    status, _ = stripe_env.authenticate(secret)
+    assert status == 200
+
+    obj = {"id": hold.stripe_payment_intent_id, "object": "payment_intent"}
+    payload = stripe_env.event("payment_intent.amount_capturable_updated", obj, "evt_3ds_ok")
+    assert post(client, stripe_env, payload).json["result"] == "processed"
+    session.expire_all()
+    charge = session.scalar(select(SessionCharge).where(SessionCharge.session_id == row.id))
+    assert charge.status == "paid"
+    assert session.get(Receipt, charge.receipt_id).gross_minor == 1200
+    # The same event again, and the sweep after it: nothing more is charged or issued.
+    assert post(client, stripe_env, payload).json["result"] == "duplicate"
+    billing.bill_pending(session, clock())
+    assert session.scalar(select(func.count()).select_from(Receipt)) == 1
+    [intent] = stripe_env.intents(customer_id(session, container.payments, world["user"].id))
+    taken = intent["latest_charge"]
+    assert taken["amount"] - taken["amount_refunded"] == 1200
+    pid = str(hold.id)
+    assert told(client, world) == [("session_ended", None), ("authentication_needed", pid)]
