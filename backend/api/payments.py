@@ -90,7 +90,8 @@ class RetryPayment(MethodView):
     @blp.response(200, PaymentSchema)
     @allow(Role.DRIVER)
     def post(self, payment_id):  # type: ignore[no-untyped-def]
-        """Pay a failed session balance or monthly charge again, with the default card.
+        """Pay a failed session payment, session balance or monthly charge again, with
+        the default card (add or choose another card first).
         A bank that wants it confirmed: `requires_authentication` with the `client_secret`
         (and publishable key, api_base) to confirm it with."""
         c = container()
@@ -101,6 +102,7 @@ class RetryPayment(MethodView):
             payment_id,
             notifications=c.notifications,
             now=c.clock(),
+            session_billing=c.session_billing,
         )
         return _driver_view(retried)
 

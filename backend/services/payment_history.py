@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
+from backend.db.models import SessionCharge
 from backend.db.models.payments import Payment
 from backend.errors import NotFound
 from backend.services import payment_state as st
@@ -103,10 +105,34 @@ def retry(
     *,
     notifications: DriverNotifier | None = None,
     now: datetime | None = None,
+    session_billing: Any = None,
 ) -> DriverPayment:
     """The driver pays a failed session balance or monthly charge again, on today's
     default card. Declined again, or wanted confirmed, it is told like any attempt (the
-    app shows it too; the inbox keeps it for later)."""
-    p = billing.retry(s, own_payment(s, driver_id, payment_id))
-    notify_payment(s, notifications, p, now or utcnow())
+    app shows it too; the inbox keeps it for later).
+
+    A session whose payment at its end failed (no hold had been placed at its start,
+    an RFID start say) is billed again as a whole: the same session, the same charge,
+    a new attempt on the same payment row, so it cannot be paid twice."""
+    when = now or utcnow()
+    p = own_payment(s, driver_id, payment_id)
+    charge = _ended_unpaid(s, p)
+    if charge is not None and session_billing is not None:
+        charge.status = "priced"
+        s.commit()
+        session_billing.bill_ended_session(s, charge.session_id, when)
+        s.refresh(p)
+    else:
+        p = billing.retry(s, p)
+    notify_payment(s, notifications, p, when)
     return _with_secret(billing, p)
+
+
+def _ended_unpaid(s: Session, p: Payment) -> SessionCharge | None:
+    """The ended session a failed hold was to pay, while it is still unpaid."""
+    if p.kind != st.HOLD or p.status != st.FAILED or p.session_ref is None:
+        return None
+    charge = s.scalar(
+        select(SessionCharge).where(SessionCharge.session_id == p.session_ref).with_for_update()
+    )
+    return charge if charge is not None and charge.status == "payment_failed" else None

@@ -226,3 +226,32 @@ def test_stripes_event_after_the_driver_confirms_bills_the_session_at_once(
     assert taken["amount"] - taken["amount_refunded"] == 1200
     pid = str(hold.id)
     assert told(client, world) == [("session_ended", None), ("authentication_needed", pid)]
+
+
+def test_a_declined_session_payment_is_paid_from_the_app_with_another_card(
+    client, session, container, stripe_env, world, clock
+):
+    add_card(client, session, container, stripe_env, world, DECLINED_WHEN_CHARGED)
+    row = ended(session, world)
+    billing = container.session_billing
+    assert billing.bill_ended_session(session, row.id, clock()).status == "payment_failed"
+    hold = session.scalar(select(Payment))
+    add_card(client, session, container, stripe_env, world, OK_CARD)  # the new default
+
+    r = client.post(f"/me/payments/{hold.id}/retry", headers=world["headers"])
+    assert r.status_code == 200, r.json
+    session.expire_all()
+    charge = session.scalar(select(SessionCharge).where(SessionCharge.session_id == row.id))
+    assert charge.status == "paid"
+    assert session.get(Receipt, charge.receipt_id).gross_minor == 1200
+    # Paid: asking again is refused and charges nothing; the sweep adds nothing either.
+    again = client.post(f"/me/payments/{hold.id}/retry", headers=world["headers"])
+    assert again.status_code == 409, again.json
+    billing.bill_pending(session, clock(), retry_failed=True)
+    assert session.scalar(select(func.count()).select_from(Payment)) == 1
+    assert session.scalar(select(func.count()).select_from(Receipt)) == 1
+    cus = customer_id(session, container.payments, world["user"].id)
+    paid = [i for i in stripe_env.intents(cus) if i["status"] == "succeeded"]
+    assert len(paid) == 1 and paid[0]["latest_charge"]["amount"] == 1200
+    pid = str(hold.id)
+    assert told(client, world) == [("session_ended", None), ("payment_failed", pid)]
