@@ -65,6 +65,7 @@ def settle(
     refund_nets: list[Money] | None = None,
     brought_forward: Money | None = None,
     collected_nets: list[Money] | None = None,
+    final: bool = False,
 ) -> Settlement:
     """One period's settlement. `session_nets` are the net amounts of the period's
     receipts (gross split per document), `kwh` the energy delivered at the operator's
@@ -80,7 +81,12 @@ def settle(
     statement amounts, money the platform never had. `collected_nets` are what the
     platform did collect by card at the hotel's sites (a code billed per session, say):
     the operator's money, set against the fee, with the refunds made on it; if it
-    exceeds the fee, the platform pays the rest out instead of billing."""
+    exceeds the fee, the platform pays the rest out instead of billing.
+
+    A negative result (the operator owes: refunds or a fixed fee above the revenue) is
+    carried into the next settlement and set against later payouts, as a connected
+    account's negative balance is; in the `final` settlement of a contract there is no
+    next one, so it is invoiced instead."""
     cur = contract.currency
     energy = to_decimal(kwh)
     if charge_points < 0 or months < 1 or energy < 0:
@@ -125,13 +131,17 @@ def settle(
     if case in (BusinessCase.P1, BusinessCase.SEMI):
         given_back = [SettlementLine("refunds to drivers", -refunded)] if refunds else []
         lines = (SettlementLine("net revenue of sessions", sessions), *given_back, *fee_lines)
-        return _paying(contract, case, revenue, fee, (*lines, *carry), revenue - fee + balance)
+        return _paying(
+            contract, case, revenue, fee, (*lines, *carry), revenue - fee + balance, final
+        )
     if case == BusinessCase.PUB:
         if contract.agreed_price_per_kwh is None:
             raise SettlementError("A PUB contract needs an agreed price per kWh.")
         amount = line(energy, contract.agreed_price_per_kwh, cur)
         lines = (SettlementLine(f"{energy} kWh × {contract.agreed_price_per_kwh} agreed", amount),)
-        return _paying(contract, case, revenue, Money.zero(cur), (*lines, *carry), amount + balance)
+        return _paying(
+            contract, case, revenue, Money.zero(cur), (*lines, *carry), amount + balance, final
+        )
     # P2: the hotel collected from its guests itself; the platform bills its fee, plus
     # any balance the operator still owed, less what it collected for the hotel.
     kept = [SettlementLine("net revenue collected by card for the operator", collected)]
@@ -139,7 +149,7 @@ def settle(
     lines = (*(kept if collected_nets else []), *given_back, *fee_lines, *carry)
     owed = fee - balance - (collected - refunded)
     if owed.minor < 0:
-        return _paying(contract, case, revenue, fee, lines, -owed)
+        return _paying(contract, case, revenue, fee, lines, -owed, final)
     return Settlement(case, revenue, fee, lines, None, from_net(owed, contract.vat_rate))
 
 
@@ -150,7 +160,10 @@ def _paying(
     fee: Money,
     lines: tuple[SettlementLine, ...],
     net: Money,
+    final: bool,
 ) -> Settlement:
+    if net.minor < 0 and final:
+        return Settlement(case, revenue, fee, lines, None, from_net(-net, contract.vat_rate))
     if net.minor < 0:
         return Settlement(case, revenue, fee, lines, None, None, carried=net)
     return Settlement(case, revenue, fee, lines, from_net(net, contract.vat_rate), None)

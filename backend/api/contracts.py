@@ -120,3 +120,21 @@ class Contracts(MethodView):
             operator_invoices_users=data.get("operator_invoices_users"),
         )
         return _out(contracts.create_contract(db(), operator_id, new, container().clock()))
+
+
+class ContractEndSchema(Schema):
+    last_day = fields.Date(required=True, metadata={"description": "inclusive"})
+
+
+@blp.route("/<int:operator_id>/contracts/<int:contract_id>/end")
+class EndContract(MethodView):
+    @blp.arguments(ContractEndSchema)
+    @blp.response(200, ContractSchema)
+    @allow(Role.PLATFORM_ADMIN)
+    def post(self, data, operator_id, contract_id):  # type: ignore[no-untyped-def]
+        """End a contract on `last_day` (inclusive), to make room for new terms. It can
+        be shortened, not lengthened (422), and not into a month already settled (409).
+        The month it ends in is its last settlement: what the operator still owes then
+        is invoiced rather than carried forward."""
+        c = contracts.end_contract(db(), operator_id, contract_id, data["last_day"])
+        return _out(c)

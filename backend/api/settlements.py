@@ -3,16 +3,22 @@ platform and the operator, how, and what was paid out or billed."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from backend.api.context import allow, container, db, principal
 from backend.db.models.enums import Role
 from backend.db.models.settlements import Payout
+from backend.receipts import texts
+from backend.receipts.settlement_pdf import render_settlement
 from backend.services import settlement_views as views
 from backend.services import settlements
+from backend.services.receipts import Seller
 
 blp = Blueprint(
     "settlements",
@@ -161,3 +167,75 @@ class SettlementItems(MethodView):
         found = views.items(s, row, pagination_parameters.page, pagination_parameters.page_size)
         pagination_parameters.item_count = found.total
         return found.items
+
+
+class SettlementPdfArgs(Schema):
+    lang = fields.String(
+        load_default=None,
+        validate=validate.OneOf(texts.LANGUAGES),
+        metadata={
+            "description": "pl, en or nb; when left out, the operator's country's language "
+            "(pl for Poland, nb for Norway, else en)"
+        },
+    )
+
+
+def _binary(description: str, mimetype: str) -> dict[str, Any]:
+    """OpenAPI for a 200 that is a file, not JSON (as receipts' PDF documents it)."""
+    return {
+        "responses": {
+            "200": {
+                "description": description,
+                "content": {mimetype: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    }
+
+
+@blp.route("/<int:operator_id>/settlements/<int:settlement_id>/pdf")
+class SettlementPdf(MethodView):
+    @blp.arguments(SettlementPdfArgs, location="query")
+    @blp.doc(**_binary("The settlement as a PDF document", "application/pdf"))
+    @allow(*STAFF)
+    def get(self, args, operator_id, settlement_id):  # type: ignore[no-untyped-def]
+        """The settlement as a B2B document: a payout statement (the platform owes the
+        operator), an invoice for the network fee (hotel), or a balance carried forward;
+        with both parties, the contract's terms as applied, the lines, net, VAT, gross,
+        the payout, and every item settled."""
+        s, c = db(), container()
+        row = views.get(s, operator_id, settlement_id)
+        seller = Seller.from_settings(c.settings)
+        platform = {
+            "name": seller.name,
+            "address": seller.address,
+            "tax_id": seller.tax_id,
+            "timezone": seller.timezone,
+        }
+        language = views.language_for(s, row, args["lang"])
+        body = render_settlement(
+            views.document(s, row, platform), views.all_items(s, row), language
+        )
+        return Response(
+            body,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{views.document_name(row)}.pdf"'},
+        )
+
+
+@blp.route("/<int:operator_id>/settlements/<int:settlement_id>/items.csv")
+class SettlementItemsCsv(MethodView):
+    @blp.doc(**_binary("Every item of the settlement, one per row, with a header row",
+                       "text/csv"))  # fmt: skip
+    @allow(*STAFF)
+    def get(self, operator_id, settlement_id):  # type: ignore[no-untyped-def]
+        """Every item the settlement counted as CSV (kind, origin_period, reference,
+        receipt_id, refund_id, session_id, energy_kwh to 0.001, net to the currency's
+        minor unit; decimal point), to reconcile in a spreadsheet."""
+        s = db()
+        row = views.get(s, operator_id, settlement_id)
+        name = f"{views.document_name(row)}-items.csv"
+        return Response(
+            views.items_csv(s, row),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import OperatorContract
+from backend.db.models import OperatorContract, Settlement
 from backend.db.models.enums import BusinessCase
-from backend.errors import Conflict, InvalidInput
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.services.operators import get_operator, invalid
+from backend.services.visibility import valid_id
 from shared import countries
 from shared.money import exponent
 
@@ -213,3 +214,35 @@ def for_period(s: Session, operator_id: int, first: date, last: date) -> Operato
     on the last day, else the latest one that covered some of them (it ended early)."""
     found = _overlapping(s, operator_id, first, last)
     return found[-1] if found else None
+
+
+def end_contract(
+    s: Session, operator_id: int, contract_id: int, last_day: date
+) -> OperatorContract:
+    """End a contract on `last_day` (inclusive), e.g. to make room for new terms.
+
+    A contract may be shortened, never lengthened (that could overlap the next one), and
+    not into a month already settled: a settled period never changes (domain.md §5)."""
+    get_operator(s, operator_id, for_update=True)  # serialised with create_contract
+    c = s.get(OperatorContract, contract_id) if valid_id(contract_id) else None
+    if c is None or c.operator_id != operator_id:
+        s.rollback()
+        raise NotFound("No such contract.")
+    if last_day < c.valid_from:
+        s.rollback()
+        raise invalid("last_day", f"The contract starts on {c.valid_from}.")
+    if c.valid_to is not None and last_day > c.valid_to:
+        s.rollback()
+        raise invalid("last_day", f"The contract already ends on {c.valid_to}.")
+    settled = s.scalar(
+        select(func.max(Settlement.period)).where(Settlement.operator_id == operator_id)
+    )
+    if settled is not None and last_day.strftime("%Y-%m") <= settled:
+        s.rollback()
+        raise Conflict(
+            f"{settled} is already settled under this contract's terms; end it in a later month.",
+            errors={"last_day": [f"After {settled}."]},
+        )
+    c.valid_to = last_day
+    s.commit()
+    return c

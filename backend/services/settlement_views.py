@@ -3,7 +3,11 @@ every line and item traceable (receipt numbers, refunds, sessions with their ene
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,6 +21,7 @@ from backend.services.operators import get_operator
 from backend.services.settlement_basis import kwh_of
 from backend.services.settlements import parse_period
 from backend.services.visibility import valid_id
+from shared import countries
 from shared.money import Money
 
 
@@ -136,3 +141,74 @@ def _payout(p: Payout) -> dict[str, Any]:
         "failure": p.failure,
         "paid_at": p.paid_at,
     }
+
+
+# --- documents: the settlement as PDF and its items as CSV ---------------------------------
+
+CSV_COLUMNS = (
+    "kind",
+    "origin_period",
+    "reference",
+    "receipt_id",
+    "refund_id",
+    "session_id",
+    "energy_kwh",
+    "net",
+)
+
+
+def language_for(s: Session, row: Settlement, requested: str | None) -> str:
+    """The language asked for, else the operator's country's (pl for PL, nb for NO),
+    else English: a country the app does not speak falls back rather than fails."""
+    if requested:
+        return requested
+    code = get_operator(s, row.operator_id).country
+    spoken = countries.COUNTRIES.get(code)
+    return spoken.language if spoken is not None else "en"
+
+
+def document(s: Session, row: Settlement, platform: dict[str, str]) -> dict[str, Any]:
+    """What the settlement PDF prints: the detail, both parties and when it was made.
+    `platform` is the seller as receipts print it (name, address, tax_id, timezone)."""
+    op = get_operator(s, row.operator_id)
+    return {
+        **detail(s, row),
+        "platform": platform,
+        "operator": {
+            "name": op.name,
+            "legal_name": op.legal_name,
+            "tax_id": op.tax_id,
+            "country": op.country,
+            "email": op.email,
+            "phone": op.phone,
+        },
+    }
+
+
+def all_items(s: Session, row: Settlement) -> Iterator[dict[str, Any]]:
+    """Every item, in the portal's order, read in batches: a settlement of a busy
+    operator has thousands, and the documents need them all without paging."""
+    found = s.scalars(
+        select(SettlementItem)
+        .where(SettlementItem.settlement_id == row.id)
+        .order_by(SettlementItem.kind, SettlementItem.id)
+        .execution_options(yield_per=1000)
+    )
+    for x in found:
+        yield _item(x, row.currency)
+
+
+def items_csv(s: Session, row: Settlement) -> str:
+    """Every item as CSV: exact decimals with a point (energy to 0.001 kWh, net to the
+    currency's minor unit), ids empty when the item has none."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for x in all_items(s, row):
+        writer.writerow(["" if x[c] is None else str(x[c]) for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def document_name(row: Settlement) -> str:
+    """The settlement number as a file name: ST/2026/000001 → ST-2026-000001."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", row.number)

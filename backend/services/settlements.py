@@ -157,6 +157,7 @@ def _build(
         refund_nets=basis.refund_nets,
         brought_forward=basis.brought_forward,
         collected_nets=basis.collected_nets,
+        final=_last_of_contracts(s, c, period),
     )
     if result.payout is not None:
         split, direction = result.payout, PAYOUT if result.payout.net.minor else NONE
@@ -200,6 +201,21 @@ def _build(
 
     payouts.open_payout(s, row, operator, connect=connect_payouts)
     return row
+
+
+def _last_of_contracts(s: Session, c: OperatorContract, period: str) -> bool:
+    """Does the operator's last contract end within `period`? Then no settlement follows
+    to carry a balance into: what the operator owes is invoiced now."""
+    _, last = parse_period(period)
+    if c.valid_to is None or c.valid_to > last:
+        return False
+    later = s.scalar(
+        select(func.count(OperatorContract.id)).where(
+            OperatorContract.operator_id == c.operator_id,
+            OperatorContract.valid_from > c.valid_to,
+        )
+    )
+    return not later
 
 
 def _terms_json(c: OperatorContract) -> dict[str, Any]:

@@ -303,6 +303,45 @@ def test_staff_read_their_contracts_but_do_not_make_them(client, world):
     _error(client.get(f"/operators/{x.id}/contracts"), 401)
 
 
+def test_a_contract_is_ended_to_make_room_for_new_terms(client, session, world):
+    h, x, y = world["h"], world["x"].operator, world["y"].operator
+    first = _contract(client, world).json  # open-ended from 2026-01-01
+    url = f"/operators/{x.id}/contracts/{first['id']}/end"
+    _error(client.post(url, json={"last_day": "2026-06-30"}, headers=h["staff_x"]), 403)
+    _error(client.post(url, json={"last_day": "2025-12-31"}, headers=h["admin"]), 422)
+    r = client.post(url, json={"last_day": "2026-06-30"}, headers=h["admin"])
+    assert r.status_code == 200 and r.json["valid_to"] == "2026-06-30"
+    # Shortened only: lengthening could overlap what follows.
+    assert "last_day" in _error(
+        client.post(url, json={"last_day": "2026-07-31"}, headers=h["admin"]), 422
+    )
+    assert _contract(client, world, valid_from="2026-07-01").status_code == 201
+    # Another operator's contract, or none: the same 404.
+    other = f"/operators/{y.id}/contracts/{first['id']}/end"
+    _error(client.post(other, json={"last_day": "2026-05-31"}, headers=h["admin"]), 404)
+    huge = f"/operators/{x.id}/contracts/{2**40}/end"
+    _error(client.post(huge, json={"last_day": "2026-05-31"}, headers=h["admin"]), 404)
+
+
+def test_a_contract_cannot_be_ended_inside_a_settled_month(client, session, world):
+    from backend.db.models import Settlement
+
+    h, x = world["h"], world["x"].operator
+    first = _contract(client, world).json
+    session.add(  # as a settlement run leaves it: only its period matters here
+        Settlement(number="ST/2026/000001", operator_id=x.id, period="2026-10",
+                   contract_id=first["id"], business_case="P1", currency="PLN",
+                   vat_rate=Decimal("0.23"), terms="{}", charge_points=0,
+                   energy_kwh=Decimal(0), revenue_net_minor=0, fee_net_minor=0,
+                   direction="none", net_minor=0, vat_minor=0, gross_minor=0, lines="[]")
+    )  # fmt: skip
+    session.commit()
+    url = f"/operators/{x.id}/contracts/{first['id']}/end"
+    r = client.post(url, json={"last_day": "2026-10-15"}, headers=h["admin"])
+    assert "last_day" in _error(r, 409)
+    assert client.post(url, json={"last_day": "2026-11-15"}, headers=h["admin"]).status_code == 200
+
+
 # --- price groups ----------------------------------------------------------------------
 
 

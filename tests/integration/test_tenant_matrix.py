@@ -1034,11 +1034,17 @@ def check_admin_payouts(client, w: World) -> None:
 SETTLEMENT = OPS + "/settlements/{settlement_id}"
 
 
-@covers(f"GET {SETTLEMENT}", f"GET {SETTLEMENT}/items")
+@covers(
+    f"GET {SETTLEMENT}",
+    f"GET {SETTLEMENT}/items",
+    f"GET {SETTLEMENT}/pdf",
+    f"GET {SETTLEMENT}/items.csv",
+)
 def check_settlements(client, w: World) -> None:
     """October settled for X and Y by an admin (the world's clock is in November): X's
-    staff asking for Y's settlement, under Y or under X, get exactly the answer for a
-    missing one; drivers are refused by role; Y's staff and admins read it."""
+    staff asking for Y's settlement (JSON, its items, its PDF or CSV), under Y or under
+    X, get exactly the answer for a missing one; drivers are refused by role; Y's staff
+    and admins read it."""
     made = {
         t.name: ok(
             client.post(
@@ -1050,7 +1056,8 @@ def check_settlements(client, w: World) -> None:
         for t in (w.x, w.y)
     }  # fmt: skip
     x, y, theirs = w.x, w.y, made[w.y.name]
-    for suffix in ("", "/items"):
+    suffixes = ("", "/items", "/pdf", "/items.csv")
+    for suffix in suffixes:
         url = SETTLEMENT + suffix
         attacks = (
             (
@@ -1067,15 +1074,17 @@ def check_settlements(client, w: World) -> None:
         for who, headers in (("driver A", w.a.headers), ("driver B", w.b.headers)):
             same_as_missing(client, "GET", attacks[0][0], attacks[0][1], headers=headers,
                             who=who, status=403)  # fmt: skip
+        kind = {"/pdf": "application/pdf", "/items.csv": "text/csv"}.get(suffix, "application/json")
         for headers in (y.staff, w.admin):
-            ok(client.get(attacks[0][0], headers=headers))
+            r = client.get(attacks[0][0], headers=headers)
+            assert (r.status_code, r.mimetype) == (200, kind), (attacks[0][0], r.status)
     one = ok(client.get(SETTLEMENT.format(operator_id=y.operator_id, settlement_id=theirs),
                         headers=y.staff))  # fmt: skip
     assert (one["id"], one["operator_id"], one["period"]) == (theirs, y.operator_id, "2026-10")
     own = ok(client.get(f"/operators/{x.operator_id}/settlements", headers=x.staff))
     assert [s["id"] for s in own] == [made[x.name]]
     # An id beyond the schema's range names nothing: 404 even for an admin, never a 500.
-    for suffix in ("", "/items"):
+    for suffix in suffixes:
         too_big = (SETTLEMENT + suffix).format(operator_id=y.operator_id, settlement_id=TOO_BIG)
         r = client.get(too_big, headers=w.admin)
         assert r.status_code == 404, (too_big, answer(r))
@@ -1223,3 +1232,28 @@ def test_revoked_code_closes_the_private_point_and_cannot_be_redeemed(client, wo
     assert answer(redeem(client, w.a, y.code)) == answer(unknown)
     # X's code, and A's membership from it, are not touched by Y revoking its own.
     assert memberships(client, w.a) == [(w.a_membership_id, "active")]
+
+
+@covers(f"POST {OPS}/contracts/{{contract_id}}/end")
+def check_contract_end(client, w: World) -> None:
+    """Ending a contract is for platform admins: X's and Y's staff and drivers are
+    refused by role and nothing changes; an admin ending Y's contract under X's operator
+    gets exactly the answer for a missing one."""
+    theirs = ok(client.get(f"/operators/{w.y.operator_id}/contracts", headers=w.admin))[0]
+    body = {"last_day": "2099-12-31"}
+    url = OPS + "/contracts/{contract_id}/end"
+    real = url.format(operator_id=w.y.operator_id, contract_id=theirs["id"])
+    missing = url.format(operator_id=w.y.operator_id, contract_id=MISSING)
+    for who, headers in (
+        ("X's staff", w.x.staff),
+        ("Y's staff", w.y.staff),
+        ("driver A", w.a.headers),
+        ("driver B", w.b.headers),
+    ):
+        same_as_missing(client, "POST", real, missing, who=who, status=403, json=body,
+                        headers=headers)  # fmt: skip
+    crossed = url.format(operator_id=w.x.operator_id, contract_id=theirs["id"])
+    elsewhere = url.format(operator_id=w.x.operator_id, contract_id=MISSING)
+    same_as_missing(client, "POST", crossed, elsewhere, who="admin", json=body, headers=w.admin)
+    after = ok(client.get(f"/operators/{w.y.operator_id}/contracts", headers=w.admin))[0]
+    assert after == theirs

@@ -53,7 +53,7 @@ def test_payout_is_revenue_minus_fee_and_gross_is_net_plus_vat(ns, pct, per_cp, 
 
 
 refunds = st.lists(st.integers(0, 10**6).map(lambda m: Money(m, "PLN")), max_size=5)
-balance = st.integers(-10**6, 0).map(lambda m: Money(m, "PLN"))
+balance = st.integers(-(10**6), 0).map(lambda m: Money(m, "PLN"))
 
 
 @settings(max_examples=200)
@@ -229,3 +229,18 @@ def test_collected_money_is_only_set_apart_for_a_hotel():
             charge_points=0,
             collected_nets=[Money(100, "PLN")],
         )
+
+
+def test_what_the_operator_owes_at_the_end_of_its_last_contract_is_invoiced():
+    # Refunds above the revenue: carried into the next settlement while the contract
+    # runs, invoiced (VAT on top) in the last one, which has no next.
+    contract = Contract(BusinessCase.P1, "PLN", VAT, fee_percent=Decimal(5))
+    args = {"session_nets": [Money(9756, "PLN")], "kwh": 0, "charge_points": 0}
+    refunds = [Money(14634, "PLN")]
+    running = settle(contract, refund_nets=refunds, **args)
+    assert running.payout is None and running.invoice is None
+    assert running.carried == Money(-4634, "PLN")  # -48.78 revenue + 2.44 fee back
+    last = settle(contract, refund_nets=refunds, final=True, **args)
+    assert last.carried is None and last.payout is None and last.invoice is not None
+    assert (last.invoice.net, last.invoice.vat) == (Money(4634, "PLN"), Money(1066, "PLN"))
+    assert sum(x.amount.minor for x in last.lines) == -last.invoice.net.minor
