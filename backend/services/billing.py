@@ -33,29 +33,33 @@ from sqlalchemy.orm import Session
 from backend.db.models import ChargingSession, Payment, Receipt, SessionCharge, Site
 from backend.db.models.enums import BillingMode
 from backend.errors import Conflict, NotFound
-from backend.services import billing_pricing, receipts
+from backend.services import billing_monthly, billing_per_session, billing_pricing, receipts
 from backend.services import payment_state as st
-from backend.services.billing_periods import open_period
+
+# The statuses live in billing_status (shared with the per-session and monthly halves);
+# re-exported here, where they always were.
+from backend.services.billing_status import AWAITING_COST as AWAITING_COST
+from backend.services.billing_status import AWAITING_PERIOD as AWAITING_PERIOD
+from backend.services.billing_status import CLOSING as CLOSING
+from backend.services.billing_status import FREE as FREE
+from backend.services.billing_status import (
+    OPERATOR_INVOICED,
+    PAYMENT_FAILED,
+    PAYMENT_PENDING,
+    PRICED,
+    UNBILLABLE,
+)
+from backend.services.billing_status import PAID as PAID
+from backend.services.billing_status import PERIOD_CHARGED as PERIOD_CHARGED
+from backend.services.billing_status import SETTLED as SETTLED
 from backend.services.notification_events import NotificationEvent, PaymentFailed, SessionEnded
 from backend.services.notification_payments import notify_payment
-from backend.services.payment_gateway import (
-    AuthenticationRequired,
-    PaymentError,
-    PaymentProviderUnavailable,
-    PaymentRequestRejected,
-)
+from backend.services.payment_gateway import PaymentError
 from backend.services.payments import Settlement
 from backend.services.receipts import Seller
 from shared.money import Money
 
 log = logging.getLogger(__name__)
-
-PRICED, PAID, FREE = "priced", "paid", "free"
-PAYMENT_PENDING, PAYMENT_FAILED = "payment_pending", "payment_failed"
-AWAITING_PERIOD, CLOSING, PERIOD_CHARGED = "awaiting_period", "closing", "period_charged"
-OPERATOR_INVOICED, AWAITING_COST, UNBILLABLE = "operator_invoiced", "awaiting_cost", "unbillable"
-#: Nothing more happens to these on their own (a failed payment is retried on purpose).
-SETTLED = {PAID, FREE, OPERATOR_INVOICED, UNBILLABLE, PAYMENT_FAILED, AWAITING_COST}
 
 
 class CardPayments(Protocol):
@@ -105,9 +109,9 @@ class SessionBilling:
         """Price, collect, document and notify, once per session (commits)."""
         charge = self.charge_of(s, session_id, now)
         if charge.billing_mode == BillingMode.PER_SESSION:
-            self._per_session(s, charge, now)
+            billing_per_session.per_session(self, s, charge, now)
         elif charge.billing_mode == BillingMode.MONTHLY:
-            self._monthly(s, charge)
+            billing_monthly.monthly(s, charge)
         elif charge.billing_mode == BillingMode.OPERATOR_INVOICED:
             self._operator_invoiced(s, charge, now)
         self._notify(s, charge, now)
@@ -154,103 +158,7 @@ class SessionBilling:
             return found
         return charge
 
-    # --- per_session ------------------------------------------------------------------------
-
-    def _per_session(self, s: Session, charge: SessionCharge, now: datetime) -> None:
-        if charge.status in (PRICED, PAYMENT_PENDING):
-            self._collect(s, charge, now)
-        if charge.status == PAID and charge.receipt_id is None:
-            payment = s.get(Payment, charge.payment_id) if charge.payment_id else None
-            receipt = receipts.session_receipt(s, self.seller, charge, payment, now)
-            charge.receipt_id = receipt.id
-            s.commit()
-
-    def _collect(self, s: Session, charge: SessionCharge, now: datetime) -> None:
-        amount = charge.gross_minor
-        hold = s.scalar(
-            select(Payment).where(Payment.session_ref == charge.session_id, Payment.kind == st.HOLD)
-        )
-        if hold is None and amount == 0:
-            self._mark(s, charge, FREE, now)
-            return
-        # No hold was placed at the start (an RFID start, say), or it never reached the
-        # card processor: hold exactly the cost now (idempotent per session), settle at
-        # once. Should the bank want 3-D Secure, that one payment waits for the driver —
-        # never voided for a second one, which would ask them twice — and is then
-        # captured whole.
-        if amount and (hold is None or hold.status in (st.PENDING, st.FAILED, st.REQUIRES_AUTH)):
-            if charge.driver_id is None:
-                self._mark(s, charge, UNBILLABLE, now, "Nobody to bill: no driver.")
-                return
-            in_flight = hold is not None and hold.status in (st.PENDING, st.REQUIRES_AUTH)
-            if hold is not None and in_flight:
-                self.payments.reconcile(s, hold)  # confirmed, failed, or still waiting?
-                if hold.status == st.REQUIRES_AUTH:
-                    self._mark(s, charge, PAYMENT_PENDING, None, hold.failure_message)
-                    return
-            if (
-                hold is not None
-                and hold.status == st.FAILED
-                and (in_flight or charge.status == PAYMENT_PENDING)
-            ):
-                # The attempt under way failed (3-D Secure not passed, a late decline): that
-                # is the outcome, not a cue to ask again each sweep (`retry_failed` does).
-                self._mark(s, charge, PAYMENT_FAILED, None, hold.failure_message)
-                return
-            try:
-                self.payments.place_hold(
-                    s,
-                    charge.session_id,
-                    charge.driver_id,
-                    charge.currency,
-                    now,
-                    site_id=charge.site_id,
-                    amount_minor=amount,
-                )
-            except PaymentProviderUnavailable:
-                raise
-            except AuthenticationRequired as exc:
-                self._mark(s, charge, PAYMENT_PENDING, None, exc.message)
-                return
-            except PaymentError as exc:
-                self._mark(s, charge, PAYMENT_FAILED, None, exc.message)
-                return
-        try:
-            done = self.payments.settle(s, charge.session_id, amount)
-        except (PaymentProviderUnavailable, PaymentRequestRejected):
-            raise  # transient: the outbox tries again
-        except (PaymentError, Conflict, NotFound) as exc:
-            self._mark(s, charge, PAYMENT_FAILED, None, exc.message)
-            return
-        charge.payment_id = done.hold.id
-        if done.settled:
-            self._mark(s, charge, PAID if amount else FREE, now)
-        else:
-            reason = done.extra.failure_message if done.extra is not None else ""
-            self._mark(s, charge, PAYMENT_PENDING, None, reason or "Payment not completed yet.")
-
-    @staticmethod
-    def _mark(
-        s: Session, charge: SessionCharge, status: str, settled: datetime | None, why: str = ""
-    ) -> None:
-        charge.status = status
-        charge.failure = why[:300]
-        if settled is not None:
-            charge.settled_at = settled
-        s.commit()
-
     # --- monthly ----------------------------------------------------------------------------
-
-    def _monthly(self, s: Session, charge: SessionCharge) -> None:
-        if charge.status != PRICED:
-            return
-        if charge.driver_id is None or charge.site_id is None:
-            self._mark(s, charge, UNBILLABLE, None, "Nobody to bill: no driver.")
-            return
-        # A month already closed for this driver and site takes no more sessions: a late
-        # one goes into the next open month (domain.md §5, late corrections).
-        charge.period = open_period(s, charge.driver_id, charge.site_id, charge.period)
-        self._mark(s, charge, AWAITING_PERIOD, None)
 
     def close_month(
         self, s: Session, driver_id: int, site_id: int, period: str, now: datetime
@@ -258,60 +166,14 @@ class SessionBilling:
         """Charge the driver's month at the site once and issue its receipt (commits).
         Idempotent: again, it returns the same receipt; a declined charge is retried with
         the payments module (`retry`), then this is called again."""
-        charges = _month_charges(s, driver_id, site_id, period)
-        if not charges:
-            return None
-        for c in charges:
-            if c.status == AWAITING_PERIOD:
-                c.status = CLOSING  # the month's set is fixed before the card is charged
-        s.commit()
-        total = sum(c.gross_minor for c in charges)
-        payment = self.payments.charge_period(s, driver_id, site_id, period, total)
-        for c in charges:
-            c.payment_id = payment.id
-            if c.status == CLOSING:
-                c.status = PERIOD_CHARGED
-        s.commit()
-        receipt = None
-        if payment.status in st.COLLECTED:
-            receipt = receipts.month_receipt(s, self.seller, charges, payment, period, now)
-            for c in charges:
-                c.status, c.receipt_id, c.settled_at = PAID, receipt.id, c.settled_at or now
-        elif payment.status == st.NOTHING_DUE:
-            for c in charges:
-                c.status, c.settled_at = FREE, c.settled_at or now
-        s.commit()
-        notify_payment(s, self.notifications, payment, now)
-        return receipt
+        return billing_monthly.close_month(self, s, driver_id, site_id, period, now)
 
     def close_period(self, s: Session, period: str, now: datetime) -> list[Receipt]:
         """close_month for every driver and site with sessions waiting in `period`;
         first the variable-cost (co-op) sites whose month can be closed (readings
         complete, month over): their sessions get their share of the actual cost and
         are charged with the others (billing_coop)."""
-        from backend.services import billing_coop
-
-        billing_coop.close_ready(s, period, now)
-        pairs = s.execute(
-            select(SessionCharge.driver_id, SessionCharge.site_id)
-            .where(
-                SessionCharge.billing_mode == BillingMode.MONTHLY,
-                SessionCharge.period == period,
-                SessionCharge.status.in_([AWAITING_PERIOD, CLOSING, PERIOD_CHARGED]),
-            )
-            .distinct()
-        ).all()
-        out = []
-        for driver_id, site_id in pairs:
-            try:
-                receipt = self.close_month(s, driver_id, site_id, period, now)
-            except PaymentProviderUnavailable:
-                s.rollback()
-                log.warning("card payments unavailable closing %s for driver %s", period, driver_id)
-                continue
-            if receipt is not None:
-                out.append(receipt)
-        return out
+        return billing_monthly.close_period(self, s, period, now)
 
     # --- operator_invoiced --------------------------------------------------------------
 
@@ -413,19 +275,3 @@ def _session_payment(s: Session, session_id: int) -> Payment | None:
         )
     }
     return found.get(st.EXTRA) or found.get(st.HOLD)
-
-
-def _month_charges(s: Session, driver_id: int, site_id: int, period: str) -> list[SessionCharge]:
-    return list(
-        s.scalars(
-            select(SessionCharge)
-            .where(
-                SessionCharge.driver_id == driver_id,
-                SessionCharge.site_id == site_id,
-                SessionCharge.period == period,
-                SessionCharge.billing_mode == BillingMode.MONTHLY,
-                SessionCharge.status.in_([AWAITING_PERIOD, CLOSING, PERIOD_CHARGED, PAID, FREE]),
-            )
-            .order_by(SessionCharge.started_at, SessionCharge.id)
-        )
-    )
