@@ -40,6 +40,9 @@ from ocpp_bridge.core import BridgeCore
 from ocpp_bridge.fastcheck import schema_check
 
 log = logging.getLogger(__name__)
+
+# How long a call may still complete after its socket closed (its answer already read).
+CLOSE_GRACE_S = 0.5
 # 1.6 spells two error codes its own way (OCPP-J 1.6 §4.2.3).
 V16_CODES = {
     "FormatViolation": "FormationViolation",
@@ -203,6 +206,11 @@ class BridgeConnection(OcppChargePoint, abc.ABC):  # type: ignore[misc]
         closed = asyncio.ensure_future(self.closed.wait())
         try:
             await asyncio.wait({task, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                # A charger answers a Reset and then drops the socket: the answer was read
+                # before the close, but the call may complete a loop turn after it. Give
+                # it that moment, or an accepted reset would be reported as "offline".
+                await asyncio.wait({task}, timeout=CLOSE_GRACE_S)
         finally:
             closed.cancel()
             if not task.done():

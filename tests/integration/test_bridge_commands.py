@@ -147,3 +147,29 @@ def test_offline_timeout_and_callerror_become_gateway_errors(
                 await pending
 
     run(scenario())
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_reset_answered_just_before_the_charger_drops_is_accepted_not_offline(
+    container, clock, identity, version
+) -> None:  # type: ignore[no-untyped-def]
+    # Chargers answer a Reset and reboot at once: the answer and the close arrive
+    # together, and the answer must win (the command was accepted, not lost).
+    import json
+
+    async def scenario() -> None:
+        async with running_bridge(container, clock) as h:
+            for _ in range(5):  # the two land in varying order within a loop turn
+                raw = await h.open(identity, subprotocols=(f"ocpp{version}",))
+                await eventually(lambda: identity in h.bridge.registry)
+                pending = asyncio.create_task(
+                    h.bridge.registry.execute(identity, gw.Reset(hard=True), timeout_s=5)
+                )
+                call = json.loads(await raw.recv())
+                await raw.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+                await raw.close()
+                result = await pending
+                assert result.status == "Accepted"
+                await eventually(lambda: identity not in h.bridge.registry)
+
+    run(scenario())
