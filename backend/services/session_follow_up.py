@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, String, and_, exists, func, or_, select, update
+from sqlalchemy import CursorResult, String, and_, exists, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -154,7 +154,8 @@ def notify_other_progress(
 
 def _not_told(kind: str) -> Any:
     """No inbox entry yet of `kind` for the driver of the session in the query."""
-    key = func.concat(f"{kind}:", sql_cast(ChargingSession.id, String))
+    # `||` (string +), not concat(): SQLite, the embedded default, has no concat().
+    key = literal(f"{kind}:") + sql_cast(ChargingSession.id, String)
     return ~exists().where(
         Notification.user_id == ChargingSession.driver_id, Notification.dedupe_key == key
     )
