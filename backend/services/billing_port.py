@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.services.billing import SessionBilling
 from backend.services.session_outbox import SessionEnded, SessionEndedPort
+from shared.money import Money
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,9 @@ class BillingSessionEndedPort(SessionEndedPort):
         with self.session_factory() as s:
             charge = self.billing.bill_ended_session(s, event.session_id, self.clock())
             log.info(
-                "session %s billed: %s %s %s (%s)",
+                "session %s billed: %s %s (%s)",
                 event.session_id,
                 charge.billing_mode,
-                charge.gross_minor,
-                charge.currency,
+                Money(charge.gross_minor, charge.currency),  # "9.00 PLN", not "900 PLN"
                 charge.status,
             )
