@@ -27,6 +27,7 @@ log = logging.getLogger("wattpass")
 
 ADMIN_PASSWORD_ENV = "WATTPASS_ADMIN_PASSWORD"  # noqa: S105  (a variable name)
 CREDENTIALS_FILE = "demo-credentials.json"
+LOCALSTRIPE_STATE = "localstripe-state.pickle"
 
 
 class CommandError(Exception):
@@ -164,10 +165,13 @@ def api_component(settings: Settings, host: str, port: int) -> Any:
         raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
-def payment_components(settings: Settings, host: str, port: int) -> tuple[Settings, list[Any]]:
+def payment_components(
+    settings: Settings, host: str, port: int, state_file: Path | None = None
+) -> tuple[Settings, list[Any]]:
     """With no STRIPE_SECRET_KEY (and no STRIPE_API_BASE of one's own) payments go to a
     localstripe this command starts on loopback; its webhooks come back to the API,
-    signed with the webhook secret. Returns the settings the API must use."""
+    signed with the webhook secret. It keeps its state in `state_file` if given, else in
+    memory. Returns the settings the API must use."""
     if not settings.payments_local or settings.stripe_api_base:
         return settings, []
     import dataclasses
@@ -179,6 +183,7 @@ def payment_components(settings: Settings, host: str, port: int) -> tuple[Settin
         settings.localstripe_port or free_port(),
         webhook_url=f"http://{api_host}:{port}/stripe/webhooks",
         webhook_secret=settings.stripe_webhook_secret,
+        state_file=state_file,
     )
     return dataclasses.replace(settings, stripe_api_base=localstripe.url), [localstripe]
 
@@ -253,19 +258,39 @@ def settle_and_pay(s: Any, container: Any, now: Any) -> int:
     return len(made)
 
 
+def _localstripe_state(settings: Settings) -> Path:
+    """Where `run` keeps localstripe's state: beside the database it lives as long as, so
+    a returning demo driver's customer, cards and payments still exist at "Stripe".
+
+    A state file without its database is harmless: a new database makes new customers
+    (or finds a demo driver's old one again by its metadata, cards included), and what
+    else the file holds is never asked for. Still, a new SQLite file starts a new
+    state, so the two stay in step. A database without its state file (deleted, or var/
+    from before this file existed) leaves the Stripe ids it remembers pointing nowhere;
+    demo_cards gives the demo drivers new customers and cards."""
+    path = _var_dir() / LOCALSTRIPE_STATE
+    prefix = "sqlite:///"
+    db = settings.database_url.removeprefix(prefix)
+    if settings.database_url.startswith(prefix) and db != ":memory:" and not Path(db).exists():
+        path.unlink(missing_ok=True)
+    return path
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Everything in one process (architecture.md, embedded default)."""
     from backend.app import create_app
     from backend.bootstrap import bootstrap
+    from backend.demo_cards import DemoCards
     from backend.server import ComponentError, PeriodicWorker, WsgiServer
     from ocpp_bridge.config import BridgeSettings
     from ocpp_bridge.embedded import DemoFleet, EmbeddedBridge, demo_chargers, demo_id_tags
 
     _say(f"Database: {redact_url(settings.database_url)}")
+    state_file = _localstripe_state(settings)  # before migrate creates the SQLite file
     migrate(settings)
     summary, path = load_demo_data(settings)
     _print_demo(summary, path)
-    settings, payments = payment_components(settings, args.host, args.port)
+    settings, payments = payment_components(settings, args.host, args.port, state_file)
     container = bootstrap(settings)
     try:
         bridge = EmbeddedBridge(
@@ -277,7 +302,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(
                 f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
             ) from exc
-        components: list[Any] = [*payments, bridge, api]
+        # Right after localstripe (it must answer), before the simulated chargers badge in.
+        cards = [DemoCards(settings, container)] if payments else []
+        components: list[Any] = [*payments, *cards, bridge, api]
         components.append(PeriodicWorker("workers", background_jobs(container), args.jobs_every))
         chargers = demo_chargers(summary) if args.simulated_chargers else []
         if chargers:

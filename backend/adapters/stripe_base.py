@@ -18,6 +18,9 @@ from backend.services.payment_gateway import (
 )
 
 log = logging.getLogger("wattpass.payments")
+# stripe-python logs every request at INFO with its URL, and a customer search puts the
+# driver's e-mail in it: personal data stays out of our logs, whatever the log level.
+logging.getLogger("stripe").setLevel(logging.WARNING)
 
 MAX_PAGES = 20
 

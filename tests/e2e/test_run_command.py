@@ -186,6 +186,11 @@ def test_run_serves_docs_and_demo_logins_then_stops_cleanly_on_sigterm(
     assert platform.process.wait(STOP_TIMEOUT) == 0
     out, err = platform.output()
     assert "Traceback" not in err
+    # localstripe's state (the demo drivers' test Visa, at least) is kept for the next
+    # run, beside the credentials and readable by the owner only.
+    assert "Demo cards" in out
+    state = platform.var_dir / "localstripe-state.pickle"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
     # The log has one line per request and no secrets: not the signing key, not the
     # password or tokens of the login above (the console summary of demo logins, on

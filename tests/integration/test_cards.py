@@ -168,3 +168,14 @@ def test_stripe_unreachable_is_a_clear_error_and_the_list_stays(
     # Listing falls back to what we know.
     listed = client.get("/me/cards", headers=headers)
     assert listed.status_code == 200 and [c["id"] for c in listed.json] == [card["id"]]
+
+
+def test_stripe_requests_never_log_the_drivers_e_mail(client, session, driver, stripe_env, caplog):
+    # A customer search sends the e-mail in the URL; stripe-python would log it at INFO.
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    user, headers = driver
+    r = client.post("/me/cards/setup-intent", headers=headers)
+    assert r.status_code == 201, r.json
+    assert user.email not in caplog.text
