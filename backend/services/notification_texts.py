@@ -1,25 +1,30 @@
 """The message catalogue: what each event says, in Polish, English and Norwegian Bokmål.
 
-Numbers are written the way the reader writes them: a decimal comma in Polish and
-Norwegian, a no-break space between thousands (Polish groups from five digits on, as
-CLDR says), energy to 2 decimals (rounded half up) and amounts in their currency's minor
-unit followed by the currency code. Counts take the right plural form (Polish has three).
-Unknown languages fall back to English.
+The numbers, amounts, counts and periods in the texts are written as the reader writes
+them (notification_format); the operators' texts are in notification_texts_staff. Unknown
+languages fall back to English.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 
 from backend.services import notification_events as ev
-from shared.money import Money, exponent, round_half_up
 
-LANGUAGES = ("pl", "en", "nb")
-DEFAULT_LANGUAGE = "en"
-NBSP = "\u00a0"
+# The formatting helpers and the language list live in notification_format; re-exported
+# here, where callers always imported them from.
+from backend.services.notification_format import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from backend.services.notification_format import LANGUAGES as LANGUAGES
+from backend.services.notification_format import NBSP as NBSP
+from backend.services.notification_format import count as count
+from backend.services.notification_format import energy as energy
+from backend.services.notification_format import hours_until as hours_until
+from backend.services.notification_format import language_of as language_of
+from backend.services.notification_format import money as money
+from backend.services.notification_format import number as number
+from backend.services.notification_format import period as period
+from backend.services.notification_format import plural_form as plural_form
+from backend.services.notification_texts_staff import STAFF_CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -27,30 +32,6 @@ class Text:
     title: str
     body: str
 
-
-# decimal separator, group separator, minimum grouping digits (CLDR)
-_NUMBERS = {"en": (".", ",", 1), "pl": (",", NBSP, 2), "nb": (",", NBSP, 1)}
-
-_MONTHS = {
-    "en": "January February March April May June July August September October November December",
-    "pl": "styczeń luty marzec kwiecień maj czerwiec lipiec sierpień wrzesień październik "
-    "listopad grudzień",
-    "nb": "januar februar mars april mai juni juli august september oktober november desember",
-}
-
-# (one, few, many) — English and Norwegian use only one/other; "few" = "many" for them.
-_UNITS = {
-    "hour": {
-        "en": ("hour", "hours", "hours"),
-        "pl": ("godzinę", "godziny", "godzin"),
-        "nb": ("time", "timer", "timer"),
-    },
-    "minute": {
-        "en": ("minute", "minutes", "minutes"),
-        "pl": ("minutę", "minuty", "minut"),
-        "nb": ("minutt", "minutter", "minutter"),
-    },
-}
 
 CATALOGUE: dict[str, dict[str, dict[str, str]]] = {
     ev.SessionStarted.kind: {
@@ -186,123 +167,8 @@ CATALOGUE: dict[str, dict[str, dict[str, str]]] = {
             "betalingsmåten i appen.",
         },
     },
-    ev.ChargerFaulted.kind: {
-        "en": {
-            "title": "Charger fault",
-            "body": "Charger {charger} at {site} reported a fault.",
-            "coded": "Charger {charger} at {site} reported a fault: {error}.",
-        },
-        "pl": {
-            "title": "Awaria ładowarki",
-            "body": "Ładowarka {charger} ({site}) zgłosiła awarię.",
-            "coded": "Ładowarka {charger} ({site}) zgłosiła awarię: {error}.",
-        },
-        "nb": {
-            "title": "Feil på laderen",
-            "body": "Laderen {charger} på {site} har meldt feil.",
-            "coded": "Laderen {charger} på {site} har meldt feil: {error}.",
-        },
-    },
-    ev.ChargerRestarted.kind: {
-        "en": {
-            "title": "Charger restarted",
-            "body": "Charger {charger} at {site} was restarted automatically and works again.",
-        },
-        "pl": {
-            "title": "Ładowarka uruchomiona ponownie",
-            "body": "Ładowarka {charger} ({site}) została automatycznie uruchomiona ponownie i "
-            "znów działa.",
-        },
-        "nb": {
-            "title": "Laderen er startet på nytt",
-            "body": "Laderen {charger} på {site} ble startet automatisk på nytt og virker igjen.",
-        },
-    },
-    ev.ChargerRestartFailed.kind: {
-        "en": {
-            "title": "Charger restart failed",
-            "body": "The automatic restart of charger {charger} at {site} did not help. It "
-            "needs a visit.",
-        },
-        "pl": {
-            "title": "Restart ładowarki nie pomógł",
-            "body": "Automatyczny restart ładowarki {charger} ({site}) nie pomógł. Potrzebna "
-            "jest wizyta serwisu.",
-        },
-        "nb": {
-            "title": "Omstarten mislyktes",
-            "body": "Automatisk omstart av laderen {charger} på {site} hjalp ikke. Den må "
-            "sjekkes på stedet.",
-        },
-    },
-    ev.SettlementReady.kind: {
-        "en": {
-            "title": "Settlement ready",
-            "body": "The settlement for {period} is ready: {amount}.",
-        },
-        "pl": {
-            "title": "Rozliczenie gotowe",
-            "body": "Rozliczenie za {period} jest gotowe: {amount}.",
-        },
-        "nb": {
-            "title": "Oppgjøret er klart",
-            "body": "Oppgjøret for {period} er klart: {amount}.",
-        },
-    },
+    **STAFF_CATALOGUE,
 }
-
-
-def language_of(value: str | None) -> str:
-    return value if value in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def number(value: Decimal, places: int, language: str) -> str:
-    """`value` rounded half up to `places` decimals, written for `language`."""
-    point, group, min_grouping = _NUMBERS[language_of(language)]
-    fixed = format(round_half_up(value, places), "f")
-    sign, fixed = ("-", fixed[1:]) if fixed.startswith("-") else ("", fixed)
-    whole, _, fraction = fixed.partition(".")
-    if len(whole) >= 3 + min_grouping:
-        head = len(whole) % 3 or 3
-        whole = whole[:head] + "".join(group + whole[i : i + 3] for i in range(head, len(whole), 3))
-    return sign + whole + (point + fraction if fraction else "")
-
-
-def energy(kwh: Decimal, language: str) -> str:
-    return number(kwh, 2, language)
-
-
-def money(amount: Money, language: str) -> str:
-    return f"{number(amount.amount, exponent(amount.currency), language)} {amount.currency}"
-
-
-def plural_form(n: int, language: str) -> int:
-    """0: one, 1: few, 2: many (CLDR cardinal rules for integers)."""
-    if n == 1:
-        return 0
-    if language == "pl" and n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return 1
-    return 2
-
-
-def count(n: int, unit: str, language: str) -> str:
-    lang = language_of(language)
-    return f"{n} {_UNITS[unit][lang][plural_form(n, lang)]}"
-
-
-def period(start: date, end: date, language: str) -> str:
-    """A calendar month by its name ("październik 2026"), any other period as dates."""
-    lang = language_of(language)
-    last_of_month = date.fromordinal(end.toordinal() + 1).day == 1
-    if start.day == 1 and last_of_month and (start.year, start.month) == (end.year, end.month):
-        return f"{_MONTHS[lang].split()[start.month - 1]} {start.year}"
-    if lang == "en":
-        months = _MONTHS["en"].split()  # not %b: that follows the process's locale
-        return (
-            f"{start.day} {months[start.month - 1]} {start.year} – "
-            f"{end.day} {months[end.month - 1]} {end.year}"
-        )
-    return f"{start.day}.{start.month:02d}.{start.year}–{end.day}.{end.month:02d}.{end.year}"
 
 
 def render(event: ev.NotificationEvent, language: str | None) -> Text:
@@ -349,8 +215,3 @@ def _params(event: ev.NotificationEvent, lang: str) -> tuple[str, dict[str, str]
                 "amount": money(event.amount, lang),
             }
     raise ValueError(f"No text for notification event {type(event).__name__}")
-
-
-def hours_until(seconds: float) -> int:
-    """Whole hours, rounded to the nearest, at least one (for "ends in N hours")."""
-    return max(1, math.floor(seconds / 3600 + 0.5))

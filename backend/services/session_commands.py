@@ -22,94 +22,48 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
-    ChargePoint,
-    ChargingSession,
-    Connector,
-    Membership,
-    Payment,
-    SessionStart,
-    Site,
-)
-from backend.db.models.enums import Role
+from backend.db.models import ChargePoint, ChargingSession, Connector, Payment, SessionStart, Site
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
-from backend.services import billing_pricing, pricing, subscriptions
 from backend.services import charger_gateway as gw
 from backend.services import payment_state as st
+from backend.services import subscriptions
 from backend.services.payment_gateway import PaymentError
 from backend.services.payments import Billing
 from backend.services.session_access import ACCEPTED, app_id_tag, authorize
-from backend.services.session_stop import OPEN
-from backend.services.visibility import Viewer, site_access, valid_id
+
+# The commands are split over session_start_* and session_command_errors to keep each
+# module small; callers import all of it from here, where it always was.
+from backend.services.session_command_errors import ChargerOffline as ChargerOffline
+from backend.services.session_command_errors import ChargerRejected as ChargerRejected
+from backend.services.session_command_errors import ChargerTimeout as ChargerTimeout
+from backend.services.session_command_errors import ChargerUnavailable as ChargerUnavailable
+from backend.services.session_command_errors import ConnectorBusy as ConnectorBusy
+from backend.services.session_command_errors import (
+    SessionAlreadyActive as SessionAlreadyActive,
+)
+from backend.services.session_command_errors import _charger_problem
+from backend.services.session_start_checks import _check_free, _visible_charge_point
+from backend.services.session_start_checks import start_billing_mode as start_billing_mode
+from backend.services.session_start_links import find_session as find_session
+from backend.services.session_start_links import get_start, link, start_of
+from backend.services.session_start_links import payment_ref as payment_ref
+from backend.services.session_start_status import ACCEPTED_BY_CHARGER as ACCEPTED_BY_CHARGER
+from backend.services.session_start_status import CLOCK_SLACK as CLOCK_SLACK
+from backend.services.session_start_status import FAILED as FAILED
+from backend.services.session_start_status import PENDING as PENDING
+from backend.services.session_start_status import PLUG_IN_WINDOW as PLUG_IN_WINDOW
+from backend.services.session_start_status import REMOTE_START_TIMEOUT_S
+from backend.services.session_start_status import STARTABLE as STARTABLE
+from backend.services.session_start_status import STARTED as STARTED
+from backend.services.session_start_status import WAITING as WAITING
+from backend.services.visibility import valid_id
 
 log = logging.getLogger(__name__)
-
-PENDING, ACCEPTED_BY_CHARGER, STARTED, FAILED = "pending", "accepted", "started", "failed"
-WAITING = (PENDING, ACCEPTED_BY_CHARGER)
-# Connector states a remote start makes sense in: free, or a cable already plugged in.
-STARTABLE = ("Available", "Preparing")
-REMOTE_START_TIMEOUT_S = 30.0
-# A charger that accepted the remote start waits this long for the car (its own
-# ConnectionTimeOut is usually 1–3 minutes); after it the start has failed, hold released.
-PLUG_IN_WINDOW = timedelta(minutes=5)
-# Clocks of the API and a bridge node may differ a little.
-CLOCK_SLACK = timedelta(minutes=1)
-
-
-# --- errors the driver sees ----------------------------------------------------------------
-
-
-class ConnectorBusy(DomainError):
-    status = 409
-    code = "connector_busy"
-
-
-class SessionAlreadyActive(DomainError):
-    status = 409
-    code = "session_already_active"
-
-
-class ChargerOffline(DomainError):
-    status = 409
-    code = "charger_offline"
-
-
-class ChargerRejected(DomainError):
-    status = 409
-    code = "charger_rejected"
-
-
-class ChargerTimeout(DomainError):
-    status = 504
-    code = "charger_timeout"
-
-
-class ChargerUnavailable(DomainError):
-    status = 503
-    code = "charger_connection_unavailable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"Retry-After": "10"})
-
-
-def _charger_problem(exc: gw.GatewayError, what: str) -> DomainError:
-    if isinstance(exc, gw.ChargerOffline):
-        return ChargerOffline(
-            f"The charger is not connected right now, so it cannot {what}. Try again later "
-            "or choose another charge point."
-        )
-    if isinstance(exc, gw.ChargerTimeout):
-        return ChargerTimeout(
-            f"The charger did not answer in time, so it did not {what}. Try again."
-        )
-    if isinstance(exc, gw.CommandRejected):
-        return ChargerRejected(f"The charger could not {what}: {exc.message}")
-    return ChargerUnavailable(exc.message)
 
 
 # --- start -------------------------------------------------------------------------------
@@ -120,79 +74,6 @@ class StartIn:
     driver_id: int
     charge_point_id: int
     connector_id: int
-
-
-def _visible_charge_point(s: Session, driver_id: int, cp_id: int, now: datetime) -> ChargePoint:
-    """The charge point as the catalogue shows it to this driver; else 404 (a private
-    point of another group looks exactly like a missing one, domain.md §5)."""
-    cp = s.get(ChargePoint, cp_id) if valid_id(cp_id) else None
-    viewer = Viewer(driver_id, Role.DRIVER.value)
-    if cp is None or not cp.commissioned or site_access(s, viewer, cp.site_id, now) is None:
-        raise NotFound("No such charge point.")
-    return cp
-
-
-def start_billing_mode(s: Session, site: Site, driver_id: int, now: datetime) -> str:
-    """The billing mode this start will be billed in: the code's, else the membership's,
-    else the price version's (the same rule as billing_pricing.billing_mode, applied
-    before the session exists)."""
-    viewer = Viewer(driver_id, Role.DRIVER.value)
-    access = site_access(s, viewer, site.id, now)
-    membership = (
-        s.get(Membership, access.membership_id) if access and access.membership_id else None
-    )
-    probe = ChargingSession(
-        membership_id=membership.id if membership else None,
-        company_code_id=membership.company_code_id if membership else None,
-    )
-    row = None
-    group = access.price_group_id if access else site.default_price_group_id
-    if group is not None:
-        try:
-            row = pricing.in_force(s, site.id, group, now)
-        except NotFound:
-            row = None
-    return billing_pricing.billing_mode(s, probe, row)
-
-
-def _check_free(s: Session, cp: ChargePoint, connector: Connector, driver_id: int) -> None:
-    mine = s.scalar(
-        select(ChargingSession.id).where(
-            ChargingSession.charge_point_id == cp.id,
-            ChargingSession.driver_id == driver_id,
-            ChargingSession.status.in_(OPEN),
-        )
-    )
-    waiting = s.scalar(
-        select(SessionStart.id).where(
-            SessionStart.charge_point_id == cp.id,
-            SessionStart.driver_id == driver_id,
-            SessionStart.status.in_(WAITING),
-        )
-    )
-    if mine is not None or waiting is not None:
-        raise SessionAlreadyActive(
-            "You already have a session at this charge point. Stop it before starting another."
-        )
-    taken = s.scalar(
-        select(ChargingSession.id).where(
-            ChargingSession.charge_point_id == cp.id,
-            ChargingSession.connector_id == connector.connector_id,
-            ChargingSession.status == "active",
-        )
-    )
-    other_start = s.scalar(
-        select(SessionStart.id).where(
-            SessionStart.charge_point_id == cp.id,
-            SessionStart.connector_id == connector.connector_id,
-            SessionStart.status.in_(WAITING),
-        )
-    )
-    if taken is not None or other_start is not None or connector.status not in STARTABLE:
-        raise ConnectorBusy(
-            f"Connector {connector.connector_id} is not free right now "
-            f"({connector.status.lower() or 'status unknown'}). Choose another one."
-        )
 
 
 def start_session(
@@ -275,12 +156,6 @@ def start_session(
     return start
 
 
-def payment_ref(start: SessionStart) -> int:
-    """The card hold's `session_ref` while no session exists: negative, so it can never
-    be mistaken for a charging session's id."""
-    return -start.id
-
-
 def _fail(
     s: Session,
     start: SessionStart,
@@ -313,83 +188,6 @@ def release_hold(s: Session, payments: Billing, start: SessionStart) -> bool:
         log.warning("could not release the hold of start %s: %s", start.id, exc)
         return False
     return True
-
-
-# --- linking a start to the charger's session ------------------------------------------
-
-
-def link(s: Session, start: SessionStart, session: ChargingSession, now: datetime) -> None:
-    """The start became this session: re-key its payments to the session's id (no commit)."""
-    start.session_id = session.id
-    start.status = STARTED
-    start.updated_at = now
-    taken = set(s.scalars(select(Payment.kind).where(Payment.session_ref == session.id)).all())
-    for p in s.scalars(select(Payment).where(Payment.session_ref == payment_ref(start))):
-        if p.kind not in taken:
-            p.session_ref = session.id
-
-
-def _linked_ids() -> Select[int | None]:
-    return select(SessionStart.session_id).where(SessionStart.session_id.is_not(None))
-
-
-def find_session(s: Session, start: SessionStart) -> ChargingSession | None:
-    """The session the charger opened for this start, linked (commits) — or None yet."""
-    if start.session_id is not None:
-        return s.get(ChargingSession, start.session_id)
-    if start.status not in WAITING:
-        return None
-    session = s.scalar(
-        select(ChargingSession)
-        .where(
-            ChargingSession.charge_point_id == start.charge_point_id,
-            ChargingSession.connector_id == start.connector_id,
-            func.upper(ChargingSession.id_tag) == start.id_tag,
-            ChargingSession.created_at >= start.created_at - CLOCK_SLACK,
-            ChargingSession.id.not_in(_linked_ids()),
-        )
-        .order_by(ChargingSession.id)
-        .limit(1)
-    )
-    if session is None:
-        return None
-    link(s, start, session, start.updated_at)
-    s.commit()
-    return session
-
-
-def start_of(s: Session, session: ChargingSession) -> SessionStart | None:
-    """The app start behind this session (linked now if it was not yet; commits)."""
-    found = s.scalar(select(SessionStart).where(SessionStart.session_id == session.id))
-    if found is not None:
-        return found
-    start = s.scalar(
-        select(SessionStart)
-        .where(
-            SessionStart.charge_point_id == session.charge_point_id,
-            SessionStart.connector_id == session.connector_id,
-            SessionStart.id_tag == session.id_tag.upper(),
-            SessionStart.status.in_(WAITING),
-            SessionStart.session_id.is_(None),
-            SessionStart.created_at <= session.created_at + CLOCK_SLACK,
-        )
-        .order_by(SessionStart.id.desc())
-        .limit(1)
-    )
-    if start is None:
-        return None
-    link(s, start, session, session.created_at)
-    s.commit()
-    return start
-
-
-def get_start(s: Session, driver_id: int, start_id: int) -> SessionStart:
-    """The driver's own start (another driver's is 404), linked if its session exists."""
-    start = s.get(SessionStart, start_id) if valid_id(start_id) else None
-    if start is None or start.driver_id != driver_id:
-        raise NotFound("No such session start.")
-    find_session(s, start)
-    return start
 
 
 # --- stop --------------------------------------------------------------------------------
