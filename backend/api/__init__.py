@@ -1,5 +1,6 @@
 """API blueprints, one per resource; the app factory registers them in this order."""
 
+import backend.api.pagination  # noqa: F401 - first: bounds `page` before any paginate runs
 from backend.api import (
     auth,
     cards,

@@ -164,7 +164,9 @@ class OneChargePoint(MethodView):
         """One charge point of the operator: firmware, status, last contact, connectors."""
         return _out(cps.get_charge_point(db(), operator_id, charge_point_id))
 
-    @blp.arguments(ManagedChargePointPatchSchema(partial=True))
+    # Not partial=True: marshmallow passes it on to the nested connectors, which then
+    # loaded without connector_id (a 500). No top-level field is required anyway.
+    @blp.arguments(ManagedChargePointPatchSchema())
     @blp.response(200, ManagedChargePointSchema)
     @allow(*STAFF_OR_ADMIN)
     def patch(self, data, operator_id, charge_point_id):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from backend.api.context import allow, container, db, principal
+from backend.api.errors import ErrorSchema
 from backend.api.operators import STAFF_OR_ADMIN, scope_operator_first
 from backend.services import charge_points, charger_commands
 from backend.services import charger_health_store as health
@@ -78,10 +79,10 @@ class ChargerHealthSchema(Schema):
 class Commands(MethodView):
     @blp.arguments(CommandSchema)
     @blp.response(200, CommandAnswerSchema)
-    @blp.alt_response(409, description="The charger is offline")
-    @blp.alt_response(502, description="The charger answered with an error")
-    @blp.alt_response(503, description="No charger connection available")
-    @blp.alt_response(504, description="The charger did not answer in time")
+    @blp.alt_response(409, schema=ErrorSchema, description="The charger is offline")
+    @blp.alt_response(502, schema=ErrorSchema, description="The charger answered with an error")
+    @blp.alt_response(503, schema=ErrorSchema, description="No charger connection available")
+    @blp.alt_response(504, schema=ErrorSchema, description="The charger did not answer in time")
     @allow(*STAFF_OR_ADMIN)
     def post(self, data, operator_id, charge_point_id):  # type: ignore[no-untyped-def]
         """Send a command to the charger and return its answer: `reset` (mode soft or

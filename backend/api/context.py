@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.bootstrap import Container
 from backend.db.models.enums import Role
-from backend.errors import Forbidden, NotAuthenticated
+from backend.errors import Forbidden, InvalidInput, NotAuthenticated
 from backend.security.tokens import Principal, read_access_token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -131,3 +131,37 @@ def operator_scope(operator_id: int) -> None:
         from backend.errors import NotFound
 
         raise NotFound("No such operator.")
+
+
+def _nul_fields(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [where] if "\x00" in value else []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        name = f"{where}.{key}" if where else str(key)
+        found += [name] if "\x00" in str(key) else _nul_fields(item, name)
+    return found
+
+
+def reject_nul_characters() -> None:
+    """before_request hook: text with a NUL character (\\u0000) is refused up front.
+
+    PostgreSQL cannot store or even compare it: it failed whichever query it reached (a
+    500), from a profile field to a query parameter. No client has a use for it."""
+    found = _nul_fields(request.view_args or {}, "")
+    found += [k for k, vs in request.args.lists() if _nul_fields([k, *vs], "")]
+    if request.is_json:
+        found += _nul_fields(request.get_json(silent=True), "")
+    if found:
+        raise InvalidInput(
+            "Text may not contain the NUL character (\\u0000): "
+            + ", ".join(sorted(set(found)))
+            + ".",
+            errors={name: ["May not contain the NUL character."] for name in found},
+        )

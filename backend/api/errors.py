@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import marshmallow as ma
 from flask import Flask, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -29,6 +30,20 @@ _FRIENDLY = {
     500: "Something went wrong on our side. Nothing was changed; please try again.",
     503: "The service is temporarily unavailable; please try again shortly.",
 }
+
+
+class ErrorSchema(ma.Schema):
+    """The one error shape, as `problem` writes it, for the OpenAPI document (the `Error`
+    component). flask-smorest's default documents its own shape ({code: int, status:
+    str}), which is not what any of our answers carries: fuzzers validating errors against
+    the spec then report every 4xx as a schema violation."""
+
+    code = ma.fields.String(required=True, metadata={"description": "Machine-readable code"})
+    status = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    message = ma.fields.String(required=True, metadata={"description": "For a person"})
+    errors = ma.fields.Dict(
+        required=True, metadata={"description": "Per-field messages, where there are any"}
+    )
 
 
 def problem(

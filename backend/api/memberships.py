@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from backend.api.context import allow, client_address, container, db, principal
+from backend.api.errors import ErrorSchema
 from backend.db.models.enums import Role
 from backend.services import memberships
 
@@ -90,7 +91,7 @@ class Memberships(MethodView):
     @blp.arguments(RedeemSchema)
     @blp.response(201, MembershipSchema)
     @blp.alt_response(200, schema=MembershipSchema, description="Code already redeemed")
-    @blp.alt_response(429, description="Too many wrong codes; see Retry-After")
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many wrong codes; see Retry-After")
     @allow(Role.DRIVER)
     def post(self, data):  # type: ignore[no-untyped-def]
         """Redeem a company code. Redeeming the same code again returns the same

@@ -69,6 +69,8 @@ class OperatorCreateSchema(OperatorFields):
 
 class OperatorSchema(OperatorFields):
     id = fields.Integer()
+    # Stored as "" when never given: an answer says so rather than claim an e-mail format.
+    email = fields.String(metadata={"description": "Contact e-mail; empty if not given"})
     created_at = fields.DateTime()
 
 

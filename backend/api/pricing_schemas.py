@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from backend.db.models.enums import BillingMode
 from shared.pricing import PricingModel
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, e.g. 08:00.")
 NON_NEGATIVE = validate.Range(min=0, error="Cannot be negative.")
+# Amounts are stored as NUMERIC(18, 6) (ExactDecimal): a bigger one would fail the insert
+# (a 500) and a finer one would be rounded without a word. Both are refused instead.
+MAX_AMOUNT = Decimal(1_000_000)
+AMOUNT_PLACES = 6
+
+
+def _amount_fits(value: Decimal) -> None:
+    if value > MAX_AMOUNT:
+        raise ValidationError(f"Must be at most {MAX_AMOUNT}.")
+    if value.normalize().as_tuple().exponent < -AMOUNT_PLACES:  # type: ignore[operator]
+        raise ValidationError(f"Use at most {AMOUNT_PLACES} decimal places.")
 
 
 def money_field(**kw):  # type: ignore[no-untyped-def]
-    return fields.Decimal(as_string=True, validate=NON_NEGATIVE, **kw)
+    return fields.Decimal(as_string=True, validate=[NON_NEGATIVE, _amount_fits], **kw)
 
 
 class PriceChangeSchema(Schema):

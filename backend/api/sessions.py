@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from backend.api.context import allow, container, db, principal
+from backend.api.errors import ErrorSchema
 from backend.api.operators import STAFF_OR_ADMIN, scope_operator_first
 from backend.db.models.enums import Role
 from backend.services import session_commands as commands
@@ -119,12 +120,22 @@ class Sessions(MethodView):
 
     @blp.arguments(StartArgs)
     @blp.response(201, StartSchema)
-    @blp.alt_response(402, description="A card is needed, was declined or needs 3-D Secure")
-    @blp.alt_response(403, description="A plan is needed at this public station")
-    @blp.alt_response(404, description="No such (visible) charge point or connector")
-    @blp.alt_response(409, description="Connector busy, charger offline or refused")
-    @blp.alt_response(503, description="Card payments or the charger connection unavailable")
-    @blp.alt_response(504, description="The charger did not answer in time")
+    @blp.alt_response(
+        402, schema=ErrorSchema, description="A card is needed, was declined or needs 3-D Secure"
+    )
+    @blp.alt_response(
+        403, schema=ErrorSchema, description="A plan is needed at this public station"
+    )
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="No such (visible) charge point or connector"
+    )
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Connector busy, charger offline or refused"
+    )
+    @blp.alt_response(
+        503, schema=ErrorSchema, description="Card payments or the charger connection unavailable"
+    )
+    @blp.alt_response(504, schema=ErrorSchema, description="The charger did not answer in time")
     @allow(Role.DRIVER)
     def post(self, data):  # type: ignore[no-untyped-def]
         """Start charging at a connector: the card is authorized first (a hold for pay per
@@ -164,10 +175,12 @@ class OneSession(MethodView):
 @blp.route("/sessions/<int:session_id>/stop")
 class StopSession(MethodView):
     @blp.response(200, SessionSchema)
-    @blp.alt_response(404, description="No such session of the driver's")
-    @blp.alt_response(409, description="Not charging any more, charger offline or refused")
-    @blp.alt_response(503, description="The charger connection is unavailable")
-    @blp.alt_response(504, description="The charger did not answer in time")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such session of the driver's")
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Not charging any more, charger offline or refused"
+    )
+    @blp.alt_response(503, schema=ErrorSchema, description="The charger connection is unavailable")
+    @blp.alt_response(504, schema=ErrorSchema, description="The charger did not answer in time")
     @allow(Role.DRIVER)
     def post(self, session_id):  # type: ignore[no-untyped-def]
         """Ask the charger to stop the driver's own session (unplugging ends it)."""

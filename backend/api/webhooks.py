@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from backend.api.context import container, db
+from backend.api.errors import ErrorSchema
 from backend.services import webhooks
 
 blp = Blueprint("stripe_webhooks", __name__, description="Stripe webhook endpoint")
@@ -21,6 +22,7 @@ class WebhookAnswerSchema(Schema):
 @blp.route("/stripe/webhooks")
 class StripeWebhooks(MethodView):
     @blp.response(200, WebhookAnswerSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="No or a wrong Stripe-Signature")
     def post(self):  # type: ignore[no-untyped-def]
         """Anyone may call: there is no login, but the body must carry a valid
         `Stripe-Signature` (STRIPE_WEBHOOK_SECRET), else 400. Each event is handled once;

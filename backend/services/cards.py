@@ -27,6 +27,7 @@ from backend.services.payment_gateway import (
     PaymentProviderUnavailable,
     ProviderObjectMissing,
 )
+from backend.services.visibility import valid_id
 
 log = logging.getLogger("wattpass.payments")
 
@@ -97,7 +98,8 @@ def default_card(s: Session, driver_id: int) -> PaymentCard | None:
 
 
 def _own_card(s: Session, driver_id: int, card_id: int) -> PaymentCard:
-    card = s.get(PaymentCard, card_id)
+    # An id beyond the schema's 32 bits names nothing and must not reach the database.
+    card = s.get(PaymentCard, card_id) if valid_id(card_id) else None
     if card is None or card.driver_id != driver_id or card.removed_at is not None:
         raise NotFound("No such card.")
     return card

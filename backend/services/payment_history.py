@@ -25,6 +25,7 @@ from backend.services import payment_state as st
 from backend.services.notification_payments import DriverNotifier, notify_payment
 from backend.services.payment_gateway import PaymentProviderUnavailable
 from backend.services.payments import Billing
+from backend.services.visibility import valid_id
 
 IN_FLIGHT = {st.PENDING, st.REQUIRES_AUTH}
 
@@ -78,7 +79,8 @@ def list_payments(
 
 
 def own_payment(s: Session, driver_id: int, payment_id: int) -> Payment:
-    p = s.get(Payment, payment_id)
+    # An id beyond the schema's 32 bits names nothing and must not reach the database.
+    p = s.get(Payment, payment_id) if valid_id(payment_id) else None
     if p is None or p.driver_id != driver_id:
         raise NotFound("No such payment.")
     return p

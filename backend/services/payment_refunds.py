@@ -24,6 +24,7 @@ from backend.db.models.payments import Payment, Refund
 from backend.errors import InvalidInput, NotFound
 from backend.services import payment_state as st
 from backend.services.payment_gateway import PaymentGateway, PaymentRequestRejected
+from backend.services.visibility import valid_id
 from shared.money import Money
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
@@ -41,7 +42,8 @@ class Actor:
 def visible_payment(s: Session, actor: Actor, payment_id: int, *, lock: bool = False) -> Payment:
     """The payment if the actor may see it; otherwise exactly what a missing one gives."""
     q = select(Payment).where(Payment.id == payment_id)
-    p = s.scalar(q.with_for_update() if lock else q)
+    # An id beyond the schema's 32 bits names nothing and must not reach the database.
+    p = s.scalar(q.with_for_update() if lock else q) if valid_id(payment_id) else None
     if p is None:
         raise NotFound("No such payment.")
     if actor.role == Role.PLATFORM_ADMIN:

@@ -43,6 +43,7 @@ from backend.services.subscription_sync import (
     reconcile_subscription,
     sub_of,
 )
+from backend.services.visibility import valid_id
 from shared.money import Money
 
 __all__ = [
@@ -227,7 +228,8 @@ def cancel(
     """End a plan. A paid plan in good standing runs to the end of the period paid for
     (Stripe cancels it then); one never paid, or past due, ends now. The free plan ends
     now. Cancelling again changes nothing."""
-    dp = s.get(DriverPlan, driver_plan_id)
+    # An id beyond the schema's 32 bits names nothing and must not reach the database.
+    dp = s.get(DriverPlan, driver_plan_id) if valid_id(driver_plan_id) else None
     if dp is None or dp.driver_id != driver_id:
         raise NotFound("No such plan.")
     if dp.status == ENDED:

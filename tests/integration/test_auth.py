@@ -24,6 +24,28 @@ def test_register_login_and_profile(client):
     assert r.status_code == 200 and r.json["language"] == "nb" and r.json["billing_city"] == "Oslo"
 
 
+def test_text_with_a_nul_character_is_422_and_nothing_changes(client):
+    # Found by the API fuzzer: PostgreSQL cannot hold U+0000, so a profile field (or a
+    # query parameter, e.g. GET /plans?currency=) carrying one failed the query (a 500).
+    headers = {"Authorization": f"Bearer {register(client).json['access_token']}"}
+    before = client.get("/auth/me", headers=headers).json
+    r = client.patch(
+        "/auth/me", headers=headers, json={"full_name": "Ann", "billing_city": "Os\u0000lo"}
+    )
+    assert r.status_code == 422 and set(r.json["errors"]) == {"billing_city"}, r.json
+    assert set(r.json) == {"code", "status", "message", "errors"}
+    assert client.get("/auth/me", headers=headers).json == before
+    r = client.get("/plans", query_string={"currency": "P\u0000LN"})
+    assert r.status_code == 422 and set(r.json["errors"]) == {"currency"}, r.json
+    r = client.post(
+        "/me/plans", headers=headers, json={"plan_code": "a\u0000", "accept_terms": True}
+    )
+    assert r.status_code == 422 and set(r.json["errors"]) == {"plan_code"}, r.json
+    # Anonymous is still told to log in first, whatever the body holds.
+    r = client.patch("/auth/me", json={"full_name": "\u0000"})
+    assert r.status_code == 401
+
+
 def test_password_stored_as_argon2(client, session):
     register(client)
     u = session.query(f.User).one()

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from backend.api.pagination import MAX_PAGE
 from backend.db.models.enums import Role
 from tests import factories as f
 
@@ -136,3 +137,17 @@ def test_invalid_list_parameters_are_422(client, world):
     for params, field in (({"lat": 100, "lon": 0}, "lat"), ({"lon": 20}, "lat")):
         r = client.get("/me/favourites", headers=h, query_string=params)
         assert r.status_code == 422 and field in r.json["errors"]
+
+
+def test_a_page_far_beyond_the_list_is_empty_and_a_page_beyond_any_list_is_422(client, world):
+    # Found by the API fuzzer: page=233531442 made an offset beyond the 32-bit integer the
+    # query binds, and the database refused it (a 500). `page` is now bounded for every
+    # list (backend/api/pagination.py).
+    h = f.login(client, world["driver"])
+    assert client.put(f"/me/favourites/{world['public'].id}", headers=h).status_code == 204
+    found, r = starred(client, h, page=MAX_PAGE, page_size=100)
+    assert found == []
+    assert json.loads(r.headers["X-Pagination"])["total"] == 1
+    for page in (MAX_PAGE + 1, 233531442, 10**30):
+        r = client.get("/me/favourites", headers=h, query_string={"page": page})
+        assert r.status_code == 422 and "page" in r.json["errors"], r.json

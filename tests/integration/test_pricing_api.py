@@ -106,6 +106,9 @@ def test_set_price_with_etag_and_history(client, world, clock):
     ("body", "field"),
     [
         ({**HOTEL, "energy_per_kwh": "-1"}, "energy_per_kwh"),
+        # Beyond what NUMERIC(18, 6) holds: refused, not a failed insert (the API fuzzer).
+        ({**HOTEL, "energy_per_kwh": "393372269361581"}, "energy_per_kwh"),
+        ({**HOTEL, "idle_per_minute": "0.1234567"}, "idle_per_minute"),
         ({**HOTEL, "idle_window_start": "25:00"}, "idle_window_start"),
         ({**HOTEL, "currency": "EUR"}, "currency"),
         ({**HOTEL, "effective_from": "2020-01-01T00:00:00+00:00"}, "effective_from"),
@@ -119,6 +122,24 @@ def test_invalid_prices_are_422_and_nothing_is_stored(client, world, body, field
     assert r.status_code == 422, r.json
     assert field in r.json["errors"]
     assert client.get(prices_url(world), headers=world["staff"]).json["versions"] == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("price_per_kwh", "711732067752590"), ("monthly_fee", "1093.24881090227683")],
+)
+def test_a_plan_amount_the_database_cannot_hold_is_422(client, session, field, value):
+    # Found by the API fuzzer: the insert failed (numeric field overflow, a 500), or the
+    # amount would have been rounded to 6 places without a word.
+    admin = f.user(session, Role.PLATFORM_ADMIN)
+    session.commit()
+    plan = {"code": "big", "name": "Big", "currency": "PLN", "price_per_kwh": "2.59"}
+    r = client.post(
+        "/plans", json={**plan, "monthly_fee": "0", field: value}, headers=f.login(client, admin)
+    )
+    assert r.status_code == 422, r.json
+    assert set(r.json["errors"]) == {field}
+    assert client.get("/plans").json == []
 
 
 def test_other_operator_sees_nothing(client, world):

@@ -393,3 +393,18 @@ def test_charge_point_changes_and_scope(client, world):
     _error(client.get(url, headers=h["driver"]), 403)
     _error(client.get(url), 401)
     assert client.get(theirs, headers=h["admin"]).status_code == 200
+
+
+def test_a_connector_change_needs_its_connector_id_and_the_rest(client, world):
+    # Found by the API fuzzer: PATCH loaded its connectors as partial, so one without
+    # connector_id reached the service and failed there (a 500).
+    mine = _register(client, world).json
+    url = f"/operators/{world['x'].operator.id}/charge-points/{mine['id']}"
+    for connector, field in (
+        ({"plug_type": "type2", "max_power_kw": "11"}, "connector_id"),
+        ({"connector_id": 1, "max_power_kw": "11"}, "plug_type"),
+        ({"connector_id": 1, "plug_type": "type2"}, "max_power_kw"),
+    ):
+        r = client.patch(url, json={"connectors": [connector]}, headers=world["h"]["staff_x"])
+        assert field in _error(r, 422)["connectors"]["0"], r.json
+    assert client.get(url, headers=world["h"]["staff_x"]).json["connectors"] == mine["connectors"]
