@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.config import Settings, redact_url
+from backend.jobs import background_jobs
 
 log = logging.getLogger("wattpass")
 
@@ -197,65 +197,6 @@ def supervise(components: Sequence[Any]) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings, payments = payment_components(settings, args.host, args.port)
     return supervise([*payments, api_component(settings, args.host, args.port)])
-
-
-def background_jobs(
-    container: Any, *, billing_retry_s: float = 300.0
-) -> list[tuple[str, Callable[[], object]]]:
-    """What nobody else schedules in the embedded run: push delivery and its retries,
-    code-expiry reminders, app-start follow-ups (link, started / car-full notices, holds
-    of starts that never began), and billing left half-way (Stripe was out of reach)."""
-    from backend.services.billing_periods import period_due
-    from backend.services.session_follow_up import follow_up
-
-    def in_session(job: Callable[[Any, Any], object]) -> Callable[[], object]:
-        def run() -> object:
-            with container.session_factory() as s:
-                return job(s, container.clock())
-
-        return run
-
-    def every(seconds: float, job: Callable[[], object]) -> Callable[[], object]:
-        last = [float("-inf")]
-
-        def run() -> object:
-            if time.monotonic() - last[0] < seconds:
-                return None
-            last[0] = time.monotonic()
-            return job()
-
-        return run
-
-    notes = container.notifications
-    return [
-        ("session follow-ups", in_session(
-            lambda s, now: follow_up(s, container.billing, notes, now))),
-        ("push delivery", in_session(notes.deliver_pending)),
-        ("code reminders", every(60, in_session(notes.remind_expiring_codes))),
-        ("billing retries", every(billing_retry_s, in_session(
-            container.session_billing.bill_pending))),
-        # Monthly billing and the co-op cost shares of the month that has just ended
-        # everywhere; idempotent, and a site still missing meter readings waits.
-        ("period close", every(3600, in_session(lambda s, now: (
-            container.session_billing.close_period(s, period_due(now), now))))),
-        # Then the operators' settlements of that month (its receipts are issued by now;
-        # what comes later goes into the next settlement) and their payouts.
-        ("settlements", every(3600, in_session(lambda s, now: settle_and_pay(
-            s, container, now)))),
-    ]  # fmt: skip
-
-
-def settle_and_pay(s: Any, container: Any, now: Any) -> int:
-    """Settle the month that has ended everywhere, then send what payouts can be sent."""
-    from backend.services import payouts, settlements
-
-    gateway = getattr(container, "payouts", None)
-    made = settlements.settle_due(
-        s, container.notifications, now, connect_payouts=gateway is not None
-    )
-    if gateway is not None:
-        payouts.send_pending(s, gateway, now)
-    return len(made)
 
 
 def _localstripe_state(settings: Settings) -> Path:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from marshmallow import Schema, fields, validate
 
 from backend.api.codes import PLAIN_TEXT
-from backend.api.payment_schemas import money
-from backend.db.models.settlements import Payout, Settlement
 from backend.services.payouts import ACCOUNT_ID, ACCOUNT_MAX
+from backend.services.settlement_views import payout_view
 
 
 class PayoutSchema(Schema):
@@ -55,19 +52,5 @@ class PayoutAccountOutSchema(PayoutAccountSchema):
     operator_id = fields.Integer()
 
 
-def payout_out(p: Payout, st: Settlement | None = None) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "operator_id": p.operator_id,
-        "settlement_id": p.settlement_id,
-        "period": st.period if st else None,
-        "number": st.number if st else None,
-        "amount": money(p.amount_minor, p.currency),
-        "currency": p.currency,
-        "method": p.method,
-        "status": p.status,
-        "reference": p.reference,
-        "failure": p.failure,
-        "paid_at": p.paid_at,
-        "created_at": p.created_at,
-    }
+# One view of a payout, shared with the settlement endpoints.
+payout_out = payout_view

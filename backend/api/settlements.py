@@ -123,7 +123,7 @@ class Settlements(MethodView):
             operator_id,
             body["period"],
             c.clock(),
-            connect_payouts=getattr(c, "payouts", None) is not None,
+            connect_payouts=c.payouts is not None,
             user_id=principal().user_id,
         )
         row = outcome.settlement
@@ -137,7 +137,7 @@ def _send_payout(s, c, row) -> None:  # type: ignore[no-untyped-def]
     """A Connect transfer goes out at once; a bank payout waits for platform staff."""
     from backend.services import payouts
 
-    gateway = getattr(c, "payouts", None)
+    gateway = c.payouts
     payout = s.scalar(select(Payout).where(Payout.settlement_id == row.id))
     if payout is not None and gateway is not None and payout.method == "stripe":
         payouts.send(s, gateway, payout, c.clock())

@@ -7,7 +7,6 @@ part of the close stays small; it sits below the others so they can all import i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -18,11 +17,10 @@ from sqlalchemy.orm import Session
 from backend.db.models import CoopPeriod, SessionCharge, Site
 from backend.db.models.pricing import PriceVersion
 from backend.errors import Conflict, InvalidInput
-from backend.services.billing_periods import next_period
+from backend.services.billing_periods import PERIOD, next_period
 from shared.pricing_inputs import PricingModel
 
 AWAITING_COST, AWAITING_PERIOD, UNBILLABLE = "awaiting_cost", "awaiting_period", "unbillable"
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class PeriodNotReady(Conflict):

@@ -6,7 +6,9 @@ what arrives after it closed goes into the next one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import calendar
+import re
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,15 @@ from backend.db.models import Payment, SessionCharge
 from backend.db.models.enums import BillingMode
 
 CLOSED = ("closing", "period_charged", "paid", "free")
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")  # YYYY-MM
+
+
+def days_of(period: str) -> tuple[date, date] | None:
+    """The first and last day of a YYYY-MM period; None if it is not one."""
+    if not PERIOD.match(period or ""):
+        return None
+    year, month = int(period[:4]), int(period[5:])
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
 def next_period(period: str) -> str:

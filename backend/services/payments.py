@@ -15,7 +15,6 @@ hold writes the final amount and `capturing`/`releasing` before Stripe is asked.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from backend.db.models.payments import Payment
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.services import cards
 from backend.services import payment_state as st
+from backend.services.billing_periods import PERIOD
 from backend.services.payment_gateway import (
     CardDeclined,
     PaymentGateway,
@@ -40,8 +40,6 @@ from backend.services.payment_gateway import (
 from backend.services.payment_settle import Settlement as Settlement
 from backend.services.payment_settle import SettlePayments, _minor
 from shared.money import Money
-
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,7 @@ nothing is counted twice, even by two workers racing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
@@ -28,6 +26,7 @@ from backend.db.models.enums import BillingMode
 from backend.db.models.payments import Refund
 from backend.db.models.settlements import Settlement, SettlementItem
 from backend.services import billing_periods
+from backend.services.billing_pricing import period_of
 from shared import countries
 from shared.money import Money
 from shared.vat import from_gross
@@ -89,7 +88,7 @@ def _receipts(
         .order_by(Receipt.id)
     ).all()
     for receipt, session_period in rows:
-        origin = receipt.period or session_period or _local_month(receipt.issued_at, receipt)
+        origin = receipt.period or session_period or period_of(receipt.issued_at, receipt.timezone)
         if origin > period:
             continue
         (basis.session_nets if into is None else into).append(
@@ -223,12 +222,4 @@ def charge_points_under_contract(s: Session, operator_id: int, period: str) -> i
         .where(Site.operator_id == operator_id, ChargePoint.commissioned.is_(True))
     ).all()
     end = billing_periods.next_period(period)
-    return sum(1 for created, zone in rows if _month_of(created, zone) < end)
-
-
-def _month_of(at: datetime, zone: str) -> str:
-    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m")
-
-
-def _local_month(at: datetime, receipt: Receipt) -> str:
-    return _month_of(at, receipt.timezone)
+    return sum(1 for created, zone in rows if period_of(created, zone) < end)

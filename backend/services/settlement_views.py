@@ -75,7 +75,7 @@ def summary(s: Session, row: Settlement) -> dict[str, Any]:
         "vat": _amount(row.vat_minor, cur),
         "gross": _amount(row.gross_minor, cur),
         "created_at": row.created_at,
-        "payout": _payout(payout) if payout is not None else None,
+        "payout": payout_view(payout, row) if payout is not None else None,
     }
 
 
@@ -130,16 +130,22 @@ def _item(x: SettlementItem, cur: str) -> dict[str, Any]:
     }
 
 
-def _payout(p: Payout) -> dict[str, Any]:
+def payout_view(p: Payout, st: Settlement | None = None) -> dict[str, Any]:
+    """A payout as both the settlement and the payouts endpoints show it."""
     return {
         "id": p.id,
-        "method": p.method,
-        "status": p.status,
+        "operator_id": p.operator_id,
+        "settlement_id": p.settlement_id,
+        "period": st.period if st else None,
+        "number": st.number if st else None,
         "amount": _amount(p.amount_minor, p.currency),
         "currency": p.currency,
+        "method": p.method,
+        "status": p.status,
         "reference": p.reference,
         "failure": p.failure,
         "paid_at": p.paid_at,
+        "created_at": p.created_at,
     }
 
 

@@ -11,10 +11,8 @@ staff are told (SettlementReady) once, after it is committed.
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,19 +39,17 @@ log = logging.getLogger("wattpass.settlements")
 
 SERIES = "ST"  # settlement documents: ST/2026/000001, gapless per year
 PAYOUT, INVOICE, CARRIED, NONE = "payout", "invoice", "carried", "none"
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def parse_period(period: str) -> tuple[date, date]:
     """The first and last day of a YYYY-MM period."""
-    m = _PERIOD.match(period or "")
-    if m is None:
+    days = billing_periods.days_of(period)
+    if days is None:
         raise InvalidInput(
             "A period is a month written YYYY-MM, like 2026-11.",
             errors={"period": ["Like 2026-11."]},
         )
-    year, month = int(m.group(1)), int(m.group(2))
-    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    return days
 
 
 @dataclass(frozen=True)

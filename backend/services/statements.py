@@ -9,7 +9,6 @@ the sessions were priced at (the price version in force at their start).
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -29,10 +28,9 @@ from backend.db.models import (
 )
 from backend.db.models.enums import BillingMode
 from backend.errors import InvalidInput, NotFound
+from backend.services.billing_periods import PERIOD
 from backend.services.visibility import valid_id
 from shared.money import Money
-
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _amount(minor: int, currency: str) -> str:

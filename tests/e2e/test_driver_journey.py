@@ -34,7 +34,6 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.app import create_app
-from backend.cli import background_jobs
 from backend.db.models import (
     ChargingSession,
     Connector,
@@ -43,6 +42,7 @@ from backend.db.models import (
     SessionStart,
 )
 from backend.db.models.enums import Role
+from backend.jobs import background_jobs
 from backend.server import PeriodicWorker, WsgiServer
 from ocpp_bridge.config import BridgeSettings
 from ocpp_bridge.embedded import EmbeddedBridge

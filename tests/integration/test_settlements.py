@@ -289,7 +289,7 @@ def test_the_job_run_twice_settles_each_operator_once(session, billing, gw, cloc
 
 
 def test_the_background_job_settles_once(session, billing, gw, container):
-    from backend.cli import settle_and_pay
+    from backend.jobs import settle_and_pay
 
     block, _ = residential_p1(session, billing, gw)
     assert settle_and_pay(session, container, DECEMBER_2) == 1

@@ -17,9 +17,10 @@ from backend import demo
 from backend.adapters.fake_payments import FakeGateway
 from backend.adapters.fake_payouts import FakePayouts
 from backend.bootstrap import bootstrap
-from backend.cli import background_jobs, migrate
+from backend.cli import migrate
 from backend.config import Settings
 from backend.db.models import Settlement
+from backend.jobs import background_jobs
 
 SECRET = "workers-sqlite-secret-" + "x" * 32
 AFTER_NOVEMBER = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # November over everywhere
